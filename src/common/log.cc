@@ -44,10 +44,15 @@ void AppendField(std::string& out, std::string_view key,
     out += clean;
     return;
   }
+  // Backslashes were already escaped by SanitizeForLog, so a quote is the
+  // only character left that could end the value early.
   out += '"';
   for (char c : clean) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    if (c == '"') {
+      out += "\\x22";
+    } else {
+      out += c;
+    }
   }
   out += '"';
 }
@@ -141,7 +146,7 @@ std::string SanitizeForLog(std::string_view text, size_t max_length) {
       break;
     }
     unsigned char c = text[i];
-    if (c >= 0x20 && c < 0x7f) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
       out += static_cast<char>(c);
     } else {
       out += "\\x";

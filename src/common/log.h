@@ -98,8 +98,8 @@ class Logger {
   std::string context_;  // pre-rendered " key=value" pairs
 };
 
-// Makes untrusted text safe for one log field: non-printable bytes become
-// \xNN, and text beyond `max_length` bytes is cut and marked with "...".
+// Makes untrusted text safe for one log field: non-printable bytes and
+// the backslash become \xNN, and text beyond `max_length` bytes is cut and marked with "...".
 std::string SanitizeForLog(std::string_view text, size_t max_length = 200);
 
 // Formats a peer as "name[address]", "unknown" standing in for no name.
