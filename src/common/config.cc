@@ -257,6 +257,7 @@ Status ReadQueue(TableReader& r, QueueConfig& c) {
       !s) {
     return s;
   }
+  if (auto s = r.EndpointValue("relay_host", c.relay_host); !s) return s;
   return r.Int("delivery_concurrency", c.delivery_concurrency, 1, 1000);
 }
 

@@ -106,6 +106,9 @@ struct QueueConfig {
   int retry_max_seconds = 3600;
   int max_lifetime_seconds = 5 * 24 * 3600;
   int delivery_concurrency = 20;
+  // Smart host for every non-local recipient ("host:port"); unset: such
+  // mail stays deferred until it expires and bounces.
+  std::optional<Endpoint> relay_host;
 };
 
 // [store]: the mailbox role's message store.
