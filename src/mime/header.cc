@@ -76,7 +76,72 @@ std::string ReadParamValue(std::string_view s, size_t& pos) {
   return value;
 }
 
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 2231 §4: percent-decodes an extended value; with `has_charset`,
+// drops the leading "charset'language'" first.
+std::string DecodeExtended(std::string_view value, bool has_charset) {
+  if (has_charset) {
+    size_t first = value.find('\'');
+    size_t second = first == std::string_view::npos
+                        ? std::string_view::npos
+                        : value.find('\'', first + 1);
+    if (second != std::string_view::npos) value.remove_prefix(second + 1);
+  }
+  std::string out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '%' && i + 2 < value.size() &&
+        HexValue(value[i + 1]) >= 0 && HexValue(value[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(value[i + 1]) * 16 +
+                                      HexValue(value[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(value[i]);
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::optional<std::string> ResolveParam(const std::vector<Param>& params,
+                                        std::string_view name) {
+  for (const Param& p : params) {
+    if (EqualsIgnoreCase(p.name, name)) return p.value;
+  }
+  std::string extended = std::string(name) + "*";
+  for (const Param& p : params) {
+    if (EqualsIgnoreCase(p.name, extended)) return DecodeExtended(p.value, true);
+  }
+
+  // Continuations: name*0, name*1, ... in order; the search is bounded by
+  // the number of parameters, so a hostile list costs O(n^2) at worst on
+  // a list that the header size already bounds.
+  std::optional<std::string> joined;
+  for (size_t index = 0; index < params.size(); ++index) {
+    std::string plain = extended + std::to_string(index);
+    std::string encoded = plain + "*";
+    bool found = false;
+    for (const Param& p : params) {
+      if (EqualsIgnoreCase(p.name, plain)) {
+        joined = joined.value_or("") + p.value;
+      } else if (EqualsIgnoreCase(p.name, encoded)) {
+        joined = joined.value_or("") + DecodeExtended(p.value, index == 0);
+      } else {
+        continue;
+      }
+      found = true;
+      break;
+    }
+    if (!found) break;
+  }
+  return joined;
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -185,13 +250,20 @@ TypedValue ParseTypedValue(std::string_view value) {
   std::string cleaned = RemoveComments(value);
   std::string_view s = cleaned;
 
-  size_t semi = s.find(';');
-  for (char c : s.substr(0, semi)) {
-    if (!IsWsp(c)) result.token.push_back(c);
+  // The token ends at ';' or at white space, except around the '/' of a
+  // media type. Ending at white space accepts the common breakage
+  // "multipart/mixed boundary=x" (a missing ';').
+  size_t pos = 0;
+  while (pos < s.size() && IsWsp(s[pos])) ++pos;
+  while (pos < s.size() && s[pos] != ';' && !IsWsp(s[pos])) {
+    result.token.push_back(s[pos++]);
+    size_t look = pos;
+    while (look < s.size() && IsWsp(s[look])) ++look;
+    if (look < s.size() && (s[look] == '/' || result.token.back() == '/')) {
+      pos = look;
+    }
   }
-  if (semi == std::string_view::npos) return result;
 
-  size_t pos = semi + 1;
   while (pos < s.size()) {
     while (pos < s.size() && (IsWsp(s[pos]) || s[pos] == ';')) ++pos;
     size_t name_begin = pos;

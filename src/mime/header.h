@@ -68,6 +68,13 @@ std::string StripComments(std::string_view value);
 // skipped, an unterminated quoted string runs to the end of the value.
 TypedValue ParseTypedValue(std::string_view value);
 
+// Returns the value of parameter `name` for structural use (a boundary,
+// a charset): the plain form if present, else the RFC 2231 extended form
+// (name*=charset'lang'%xx) or continuations (name*0, name*1*, ...),
+// percent-decoded and joined, charset ignored. nullopt if absent.
+std::optional<std::string> ResolveParam(const std::vector<Param>& params,
+                                        std::string_view name);
+
 // ASCII case-insensitive equality.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

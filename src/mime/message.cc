@@ -225,11 +225,13 @@ class Walker {
 
   // Splits the body of multipart `part` at its boundary.
   void ParseMultipart(int depth, Part& part) {
-    std::optional<std::string_view> boundary = part.FindParam("boundary");
+    std::string boundary = ResolveParam(part.params, "boundary").value_or("");
+    // RFC 2046 §5.1.1: a boundary never ends in a space; senders that add
+    // one still write delimiter lines without it (the space then reads as
+    // transport padding).
+    while (!boundary.empty() && IsWsp(boundary.back())) boundary.pop_back();
     std::vector<Delimiter> delimiters;
-    if (boundary && !boundary->empty()) {
-      delimiters = FindDelimiters(part.body, *boundary);
-    }
+    if (!boundary.empty()) delimiters = FindDelimiters(part.body, boundary);
     bool digest = part.subtype == "digest";
     for (size_t i = 0; i < delimiters.size(); ++i) {
       if (delimiters[i].close) break;

@@ -89,6 +89,25 @@ TEST(ParseMessage, BuildsTheExpectedTree) {
             "Content-Type: multipart/mixed; boundary=i\n\n--i\n\na\n"
             "--o\n\nb\n--o--\n"),
        "multipart/mixed[multipart/mixed[text/plain],text/plain]"},
+      {"Rfc2231ExtendedBoundary",
+       Crlf("Content-Type: multipart/mixed;\n"
+            " boundary*=\"us-ascii''a%2Db\"\n\n--a-b\n\nx\n--a-b\n\ny\n"
+            "--a-b--\n"),
+       "multipart/mixed[text/plain,text/plain]"},
+      {"Rfc2231BoundaryContinuations",
+       Crlf("Content-Type: multipart/mixed; boundary*0=ab; boundary*1=cd\n\n"
+            "--abcd\n\nx\n--abcd--\n"),
+       "multipart/mixed[text/plain]"},
+      {"BoundaryParamWithTrailingSpace",
+       Crlf("Content-Type: multipart/mixed; boundary=\"b  \"\n\n--b\n\nx\n"
+            "--b  \n\ny\n--b--\n"),
+       "multipart/mixed[text/plain,text/plain]"},
+      {"MissingSemicolonBeforeParams",
+       Crlf("Content-Type: multipart/mixed\n\tboundary=\"b\"\n\n--b\n\nx\n"
+            "--b--\n"),
+       "multipart/mixed[text/plain]"},
+      {"SpacesAroundSlash",
+       Crlf("Content-Type: text / html\n\nx\n"), "text/html"},
       {"TypeIsLowerCased",
        Crlf("Content-Type: TEXT/HTML; charset=UTF-8\n\n<p>\n"),
        "text/html"},

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "mime/header.h"
 #include "mime/imap_render.h"
 #include "mime/message.h"
 
@@ -45,6 +46,10 @@ json Tree(const Part& part) {
     std::string name;
     for (char c : p.name) name += static_cast<char>(std::tolower(c));
     if (!params.contains(name)) params[name] = p.value;
+  }
+  // Structural parameters as the walker reads them (RFC 2231 resolved).
+  for (const char* name : {"charset", "boundary"}) {
+    if (auto v = ResolveParam(part.params, name)) params[name] = *v;
   }
   node["params"] = params;
   if (part.envelope) {
