@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Configures and builds Corvus with CMake and Ninja.
+#   scripts/build.sh             release build in build/
+#   scripts/build.sh --sanitize  ASan + UBSan build in build-asan/
+#   scripts/build.sh --fuzz      libFuzzer targets (clang) in build-fuzz/
+# Prints the build folder on the last line of stdout.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+dir="$root/build"
+flags=()
+case "${1:-}" in
+  --sanitize)
+    dir="$root/build-asan"
+    flags=(-DCORVUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+    ;;
+  --fuzz)
+    dir="$root/build-fuzz"
+    flags=(-DCORVUS_FUZZ=ON -DCORVUS_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug
+           -DCMAKE_CXX_COMPILER=clang++)
+    ;;
+  "") ;;
+  *) echo "usage: $0 [--sanitize|--fuzz]" >&2; exit 2 ;;
+esac
+
+if [ ! -f "$dir/build.ninja" ]; then
+  cmake -S "$root" -B "$dir" -G Ninja "${flags[@]}" >&2
+fi
+ninja -C "$dir" >&2
+echo "$dir"
