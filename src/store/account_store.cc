@@ -1,8 +1,5 @@
 #include "store/account_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -81,8 +78,8 @@ CREATE TABLE journal(
 )sql";
 
 constexpr AccountStore::DefaultFolder kDefaultFolders[] = {
-    {"INBOX", ""},         {"Sent", "\\Sent"}, {"Drafts", "\\Drafts"},
-    {"Trash", "\\Trash"},  {"Junk", "\\Junk"}, {"Archive", "\\Archive"},
+    {"INBOX", ""},        {"Sent", "\\Sent"}, {"Drafts", "\\Drafts"},
+    {"Trash", "\\Trash"}, {"Junk", "\\Junk"}, {"Archive", "\\Archive"},
 };
 
 constexpr std::string_view kSystemFlags[] = {
@@ -111,7 +108,8 @@ std::string CanonicalFolder(std::string_view name) {
 
 Status ValidateFolderName(std::string_view name) {
   auto invalid = [&](std::string why) {
-    return Fail(Error{ErrorCode::kInvalid, std::move(why),
+    return Fail(Error{ErrorCode::kInvalid,
+                      std::move(why),
                       {{"folder", std::string(name.substr(0, 100))}}});
   };
   if (name.empty()) return invalid("empty folder name");
@@ -170,9 +168,8 @@ UidSet NormalizeUidSet(const UidSet& uids) {
             [](UidRange a, UidRange b) { return a.first < b.first; });
   UidSet merged;
   for (UidRange r : sorted) {
-    if (!merged.empty() &&
-        static_cast<uint64_t>(r.first) <=
-            static_cast<uint64_t>(merged.back().last) + 1) {
+    if (!merged.empty() && static_cast<uint64_t>(r.first) <=
+                               static_cast<uint64_t>(merged.back().last) + 1) {
       merged.back().last = std::max(merged.back().last, r.last);
     } else {
       merged.push_back(r);
@@ -182,7 +179,8 @@ UidSet NormalizeUidSet(const UidSet& uids) {
 }
 
 Error OverQuota(uint64_t quota_bytes) {
-  return Error{ErrorCode::kPermanent, "mailbox over quota",
+  return Error{ErrorCode::kPermanent,
+               "mailbox over quota",
                {{std::string(kQuotaReasonKey), std::string(kQuotaReason)},
                 {"quota_bytes", std::to_string(quota_bytes)}}};
 }
@@ -196,7 +194,8 @@ Result<int64_t> GetMeta(Db& db, std::string_view key) {
   auto row = stmt->Step();
   if (!row) return Fail(row.error());
   if (!*row) {
-    return Fail(Error{ErrorCode::kCorruption, "missing meta key",
+    return Fail(Error{ErrorCode::kCorruption,
+                      "missing meta key",
                       {{"key", std::string(key)}}});
   }
   return stmt->Int(0);
@@ -279,7 +278,8 @@ Result<FolderInfo> RequireFolder(Db& db, std::string_view name) {
   auto folder = FindFolder(db, name);
   if (!folder) return Fail(folder.error());
   if (!*folder) {
-    return Fail(Error{ErrorCode::kNotFound, "no such folder",
+    return Fail(Error{ErrorCode::kNotFound,
+                      "no such folder",
                       {{"folder", std::string(name.substr(0, 100))}}});
   }
   return **folder;
@@ -352,8 +352,8 @@ Result<FolderInfo> CreateFolderIn(Db& db, std::string_view name,
   auto existing = FindFolder(db, canonical);
   if (!existing) return Fail(existing.error());
   if (*existing) {
-    return Fail(Error{ErrorCode::kExists, "folder exists",
-                      {{"folder", canonical}}});
+    return Fail(
+        Error{ErrorCode::kExists, "folder exists", {{"folder", canonical}}});
   }
   auto modseq = NextModseq(db);
   if (!modseq) return Fail(modseq.error());
@@ -436,9 +436,8 @@ Status RemoveMessages(Db& db, int64_t folder_id,
       "VALUES (?, ?, ?)");
   if (!keep) return Fail(keep.error());
   for (const auto& m : messages) {
-    if (auto st = del->Bind(1, folder_id)
-                      .Bind(2, static_cast<int64_t>(m.uid))
-                      .Run();
+    if (auto st =
+            del->Bind(1, folder_id).Bind(2, static_cast<int64_t>(m.uid)).Run();
         !st) {
       return st;
     }
@@ -477,9 +476,9 @@ json UidPairs(const CopyResult& result) {
 
 // Moves (or copies) within the caller's transaction. Copy checks quota;
 // move does not change usage.
-Result<CopyResult> Transfer(Db& db, std::string_view from,
-                            const UidSet& uids, std::string_view to,
-                            bool move, uint64_t quota_bytes) {
+Result<CopyResult> Transfer(Db& db, std::string_view from, const UidSet& uids,
+                            std::string_view to, bool move,
+                            uint64_t quota_bytes) {
   auto source = RequireFolder(db, from);
   if (!source) return Fail(source.error());
   auto dest = RequireFolder(db, to);
@@ -544,29 +543,12 @@ Status InitSchema(Db& db) {
     auto f = CreateFolderIn(db, d.name, d.role);
     if (!f) return Fail(f.error());
   }
-  if (auto st = db.Exec("PRAGMA user_version = " +
-                        std::to_string(kSchemaVersion));
+  if (auto st =
+          db.Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
       !st) {
     return st;
   }
   return txn->Commit();
-}
-
-// Makes a new database file's name durable: SQLite flushes the file's
-// contents but not the folder entry that names it.
-Status FsyncFolder(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return Fail(Error{ErrorCode::kIo, "cannot open folder",
-                      {{"path", dir.string()}}});
-  }
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) {
-    return Fail(Error{ErrorCode::kIo, "cannot flush folder",
-                      {{"path", dir.string()}}});
-  }
-  return {};
 }
 
 }  // namespace
@@ -591,7 +573,8 @@ Result<std::vector<std::string>> NormalizeFlags(
   std::vector<std::string> out;
   for (const std::string& flag : flags) {
     auto invalid = [&](std::string_view why) {
-      return Fail(Error{ErrorCode::kInvalid, std::string(why),
+      return Fail(Error{ErrorCode::kInvalid,
+                        std::string(why),
                         {{"flag", flag.substr(0, 100)}}});
     };
     if (flag.empty()) return invalid("empty flag");
@@ -637,19 +620,21 @@ Result<std::unique_ptr<AccountStore>> AccountStore::Open(const fs::path& path,
   std::error_code ec;
   bool existed = fs::exists(path, ec);
   if (!existed && !create) {
-    return Fail(Error{ErrorCode::kNotFound, "no such account database",
+    return Fail(Error{ErrorCode::kNotFound,
+                      "no such account database",
                       {{"path", path.string()}}});
   }
   if (!existed) {
     fs::create_directories(path.parent_path(), ec);
     if (ec) {
-      return Fail(Error{ErrorCode::kIo, "cannot make folder: " + ec.message(),
+      return Fail(Error{ErrorCode::kIo,
+                        "cannot make folder: " + ec.message(),
                         {{"path", path.parent_path().string()}}});
     }
   }
 
-  auto db = Db::Open(path, create ? Db::Mode::kReadWriteCreate
-                                  : Db::Mode::kReadWrite);
+  auto db = Db::Open(
+      path, create ? Db::Mode::kReadWriteCreate : Db::Mode::kReadWrite);
   if (!db) return Fail(db.error());
   // WAL with synchronous=FULL: each COMMIT flushes the log, so a commit
   // that returned is durable (invariant 1 rests on this).
@@ -667,20 +652,24 @@ Result<std::unique_ptr<AccountStore>> AccountStore::Open(const fs::path& path,
   version->Reset();
   if (schema == 0) {
     if (!create) {
-      return Fail(Error{ErrorCode::kCorruption, "account database has no schema",
+      return Fail(Error{ErrorCode::kCorruption,
+                        "account database has no schema",
                         {{"path", path.string()}}});
     }
     if (auto st = InitSchema(**db); !st) return Fail(st.error());
-    if (auto st = FsyncFolder(path.parent_path()); !st) {
+    // SQLite flushes the file's contents, not the folder entries that
+    // name it (and its fan-out folder).
+    if (auto st = SyncFolder(path.parent_path()); !st) {
       return Fail(st.error());
     }
-    if (auto st = FsyncFolder(path.parent_path().parent_path()); !st) {
+    if (auto st = SyncFolder(path.parent_path().parent_path()); !st) {
       return Fail(st.error());
     }
   } else if (schema != kSchemaVersion) {
-    return Fail(Error{ErrorCode::kCorruption, "unknown schema version",
-                      {{"path", path.string()},
-                       {"version", std::to_string(schema)}}});
+    return Fail(
+        Error{ErrorCode::kCorruption,
+              "unknown schema version",
+              {{"path", path.string()}, {"version", std::to_string(schema)}}});
   }
   return std::unique_ptr<AccountStore>(new AccountStore(std::move(*db)));
 }
@@ -740,7 +729,8 @@ Status AccountStore::RenameFolder(std::string_view from_name,
 
   std::string prefix = from + kHierarchyDelimiter;
   if (to.starts_with(prefix)) {
-    return Fail(Error{ErrorCode::kInvalid, "cannot rename into an inferior",
+    return Fail(Error{ErrorCode::kInvalid,
+                      "cannot rename into an inferior",
                       {{"folder", from}}});
   }
   // RFC 3501 section 6.3.5: inferior names MUST be renamed too.
@@ -755,21 +745,21 @@ Status AccountStore::RenameFolder(std::string_view from_name,
     auto taken = FindFolder(*db_, new_name);
     if (!taken) return Fail(taken.error());
     if (*taken) {
-      return Fail(Error{ErrorCode::kExists, "folder exists",
-                        {{"folder", new_name}}});
+      return Fail(
+          Error{ErrorCode::kExists, "folder exists", {{"folder", new_name}}});
     }
     if (auto st = update->Bind(1, new_name).Bind(2, f.id).Run(); !st) {
       return st;
     }
-    renamed.push_back({{"folder_id", f.id}, {"from", f.name},
-                       {"to", new_name}});
+    renamed.push_back(
+        {{"folder_id", f.id}, {"from", f.name}, {"to", new_name}});
   }
 
   auto modseq = NextModseq(*db_);
   if (!modseq) return Fail(modseq.error());
-  if (auto st = AppendJournal(*db_, *modseq, "folder_rename",
-                              {{"from", from}, {"to", to},
-                               {"folders", renamed}});
+  if (auto st =
+          AppendJournal(*db_, *modseq, "folder_rename",
+                        {{"from", from}, {"to", to}, {"folders", renamed}});
       !st) {
     return st;
   }
@@ -872,7 +862,8 @@ Result<std::vector<AppendResult>> AccountStore::Append(
     if (!normalized) return Fail(normalized.error());
     flags.push_back(std::move(*normalized));
     if (!IsBlobHash(m.blob)) {
-      return Fail(Error{ErrorCode::kInvalid, "malformed blob name",
+      return Fail(Error{ErrorCode::kInvalid,
+                        "malformed blob name",
                         {{"blob", m.blob.substr(0, 80)}}});
     }
   }
@@ -907,9 +898,8 @@ Result<std::vector<AppendResult>> AccountStore::Append(
 
     auto modseq = NextModseq(*db_);
     if (!modseq) return Fail(modseq.error());
-    MessageInfo row{folder->uidnext++, m.blob,     m.size,
-                    m.internal_date,   flags[i],   *modseq,
-                    m.envelope,        m.body_structure};
+    MessageInfo row{folder->uidnext++, m.blob,  m.size,     m.internal_date,
+                    flags[i],          *modseq, m.envelope, m.body_structure};
     folder->highestmodseq = *modseq;
     if (auto st = InsertMessage(*db_, folder->id, row); !st) {
       return Fail(st.error());
@@ -931,12 +921,11 @@ Result<std::vector<AppendResult>> AccountStore::Append(
     if (auto st = AppendJournal(*db_, *modseq, "append", record); !st) {
       return Fail(st.error());
     }
-    results.push_back({AppendStatus::kOk, folder->uidvalidity, row.uid,
-                       *modseq});
+    results.push_back(
+        {AppendStatus::kOk, folder->uidvalidity, row.uid, *modseq});
   }
 
-  auto stmt = db_->Prepare(
-      "UPDATE quota_usage SET bytes = ?, messages = ?");
+  auto stmt = db_->Prepare("UPDATE quota_usage SET bytes = ?, messages = ?");
   if (!stmt) return Fail(stmt.error());
   if (auto st = stmt->Bind(1, static_cast<int64_t>(usage->bytes))
                     .Bind(2, static_cast<int64_t>(usage->messages))
@@ -1015,10 +1004,9 @@ Result<StoreFlagsResult> AccountStore::StoreFlags(
 
   f->highestmodseq = *modseq;
   if (auto st = UpdateFolderCounters(*db_, *f); !st) return Fail(st.error());
-  if (auto st = AppendJournal(*db_, *modseq, "flags",
-                              {{"folder_id", f->id},
-                               {"folder", f->name},
-                               {"changes", changes}});
+  if (auto st = AppendJournal(
+          *db_, *modseq, "flags",
+          {{"folder_id", f->id}, {"folder", f->name}, {"changes", changes}});
       !st) {
     return Fail(st.error());
   }
@@ -1026,8 +1014,8 @@ Result<StoreFlagsResult> AccountStore::StoreFlags(
   return result;
 }
 
-Result<CopyResult> AccountStore::Copy(std::string_view from,
-                                      const UidSet& uids, std::string_view to,
+Result<CopyResult> AccountStore::Copy(std::string_view from, const UidSet& uids,
+                                      std::string_view to,
                                       uint64_t quota_bytes) {
   auto txn = Transaction::Begin(*db_);
   if (!txn) return Fail(txn.error());
@@ -1037,8 +1025,7 @@ Result<CopyResult> AccountStore::Copy(std::string_view from,
   return result;
 }
 
-Result<CopyResult> AccountStore::Move(std::string_view from,
-                                      const UidSet& uids,
+Result<CopyResult> AccountStore::Move(std::string_view from, const UidSet& uids,
                                       std::string_view to) {
   auto txn = Transaction::Begin(*db_);
   if (!txn) return Fail(txn.error());
@@ -1072,17 +1059,15 @@ Result<std::vector<uint32_t>> AccountStore::Expunge(std::string_view folder,
     bytes += static_cast<int64_t>(m.size);
     expunged.push_back(m.uid);
   }
-  if (auto st = AddUsage(*db_, -bytes,
-                         -static_cast<int64_t>(messages->size()));
+  if (auto st = AddUsage(*db_, -bytes, -static_cast<int64_t>(messages->size()));
       !st) {
     return Fail(st.error());
   }
   f->highestmodseq = *modseq;
   if (auto st = UpdateFolderCounters(*db_, *f); !st) return Fail(st.error());
-  if (auto st = AppendJournal(*db_, *modseq, "expunge",
-                              {{"folder_id", f->id},
-                               {"folder", f->name},
-                               {"uids", expunged}});
+  if (auto st = AppendJournal(
+          *db_, *modseq, "expunge",
+          {{"folder_id", f->id}, {"folder", f->name}, {"uids", expunged}});
       !st) {
     return Fail(st.error());
   }

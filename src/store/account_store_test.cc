@@ -92,8 +92,8 @@ TEST_F(AccountStoreTest, NewAccountHasSpecialUseFolders) {
     EXPECT_TRUE(f.subscribed) << f.name;
   }
   std::map<std::string, std::string> want = {
-      {"INBOX", ""},          {"Sent", "\\Sent"},   {"Drafts", "\\Drafts"},
-      {"Trash", "\\Trash"},   {"Junk", "\\Junk"},   {"Archive", "\\Archive"}};
+      {"INBOX", ""},        {"Sent", "\\Sent"}, {"Drafts", "\\Drafts"},
+      {"Trash", "\\Trash"}, {"Junk", "\\Junk"}, {"Archive", "\\Archive"}};
   EXPECT_EQ(got, want);
 
   // Every default folder was journaled, so replay from empty recreates it.
@@ -165,9 +165,13 @@ TEST(NormalizeFlagsTest, CanonicalisesAndRejects) {
     std::vector<std::string> want;
   };
   const Case cases[] = {
-      {"system flags get canonical case", {"\\SEEN", "\\flagged"}, true,
+      {"system flags get canonical case",
+       {"\\SEEN", "\\flagged"},
+       true,
        {"\\Flagged", "\\Seen"}},
-      {"duplicates collapse", {"$Junk", "$Junk", "\\Seen", "\\seen"}, true,
+      {"duplicates collapse",
+       {"$Junk", "$Junk", "\\Seen", "\\seen"},
+       true,
        {"$Junk", "\\Seen"}},
       {"recent is never stored", {"\\Recent", "x"}, true, {"x"}},
       {"unknown system flag", {"\\Bogus"}, false, {}},
@@ -192,8 +196,8 @@ TEST_F(AccountStoreTest, StoreFlagsChangesModseqOnlyOnRealChange) {
   ASSERT_TRUE(before);
 
   std::vector<std::string> seen = {"\\Seen"};
-  auto result = account_->StoreFlags("INBOX", UidSetOf({a, b}), FlagOp::kAdd,
-                                     seen);
+  auto result =
+      account_->StoreFlags("INBOX", UidSetOf({a, b}), FlagOp::kAdd, seen);
   ASSERT_TRUE(result) << result.error().ToString();
   ASSERT_EQ(result->updated.size(), 1u) << "b already had \\Seen";
   EXPECT_EQ(result->updated[0].uid, a);
@@ -223,7 +227,9 @@ TEST_F(AccountStoreTest, StoreFlagsChangesModseqOnlyOnRealChange) {
   const Case cases[] = {
       {"add keyword", FlagOp::kAdd, {"$Work"}, {"$Work", "\\Seen"}},
       {"remove system flag", FlagOp::kRemove, {"\\Seen"}, {"$Work"}},
-      {"replace all", FlagOp::kReplace, {"\\Deleted", "\\Answered"},
+      {"replace all",
+       FlagOp::kReplace,
+       {"\\Deleted", "\\Answered"},
        {"\\Answered", "\\Deleted"}},
       {"replace with nothing", FlagOp::kReplace, {}, {}},
   };
@@ -283,8 +289,7 @@ TEST_F(AccountStoreTest, ChangesSinceListsChangedMessages) {
   uint32_t b = AppendOne("INBOX", "b");
   uint64_t mark = *account_->CurrentModseq();
   std::vector<std::string> seen = {"\\Seen"};
-  ASSERT_TRUE(account_->StoreFlags("INBOX", UidSetOf({a}), FlagOp::kAdd,
-                                   seen));
+  ASSERT_TRUE(account_->StoreFlags("INBOX", UidSetOf({a}), FlagOp::kAdd, seen));
   uint32_t c = AppendOne("INBOX", "c");
 
   auto changes = account_->ChangesSince("INBOX", mark);
@@ -393,8 +398,7 @@ TEST_F(AccountStoreTest, FolderCreateRenameDelete) {
   EXPECT_EQ(account_->DeleteFolder("Job/2024").error().code,
             ErrorCode::kNotFound);
   // RFC 3501 section 6.3.4: INBOX cannot be deleted.
-  EXPECT_EQ(account_->DeleteFolder("inbox").error().code,
-            ErrorCode::kInvalid);
+  EXPECT_EQ(account_->DeleteFolder("inbox").error().code, ErrorCode::kInvalid);
 
   // A re-created name gets a new UIDVALIDITY.
   auto again = account_->CreateFolder("Job/2024");
@@ -452,10 +456,10 @@ TEST_F(AccountStoreTest, JournalRecordsEveryChangeContiguously) {
     EXPECT_TRUE(json::accept(e.data)) << e.data;
     kinds.push_back(e.kind);
   }
-  EXPECT_EQ(kinds, (std::vector<std::string>{
-                       "append", "flags", "copy", "move", "expunge",
-                       "folder_create", "folder_rename", "subscribe",
-                       "folder_delete"}));
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{
+                "append", "flags", "copy", "move", "expunge", "folder_create",
+                "folder_rename", "subscribe", "folder_delete"}));
   EXPECT_EQ(*account_->LastJournalSeq(), want_seq - 1);
 
   // The append record alone is enough to rebuild the message row.

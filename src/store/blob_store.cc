@@ -43,7 +43,9 @@ class Fd {
   int fd_;
 };
 
-Status FsyncPath(const fs::path& path) {
+}  // namespace
+
+Status SyncFolder(const fs::path& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return Fail(IoError("cannot open folder", path, errno));
   if (::fsync(fd.get()) != 0) {
@@ -51,6 +53,8 @@ Status FsyncPath(const fs::path& path) {
   }
   return {};
 }
+
+namespace {
 
 // mkdir that treats "already there" as success; `created` says which.
 Status MakeDir(const fs::path& path, bool* created) {
@@ -79,7 +83,8 @@ Status WriteAll(int fd, std::string_view data, const fs::path& path) {
 
 Status ValidateHash(std::string_view hash) {
   if (!IsBlobHash(hash)) {
-    return Fail(Error{ErrorCode::kInvalid, "malformed blob name",
+    return Fail(Error{ErrorCode::kInvalid,
+                      "malformed blob name",
                       {{"blob", std::string(hash.substr(0, 80))}}});
   }
   return {};
@@ -94,8 +99,7 @@ size_t FanoutIndex(std::string_view hash) {
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(),
-             nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(length * 2);
@@ -128,7 +132,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root) {
     bool created = false;
     if (auto st = MakeDir(root / sub, &created); !st) return Fail(st.error());
     if (created) {
-      if (auto st = FsyncPath(root); !st) return Fail(st.error());
+      if (auto st = SyncFolder(root); !st) return Fail(st.error());
     }
   }
   return std::unique_ptr<BlobStore>(
@@ -172,8 +176,8 @@ Status BlobStore::EnsureFanout(std::string_view hash) {
   // A folder that already existed may have been made by a process that
   // crashed before flushing its parent, so flush the parents regardless
   // on first use in this process.
-  if (auto st = FsyncPath(top); !st) return st;
-  if (auto st = FsyncPath(blobs_dir_); !st) return st;
+  if (auto st = SyncFolder(top); !st) return st;
+  if (auto st = SyncFolder(blobs_dir_); !st) return st;
 
   std::lock_guard lock(mu_);
   fanout_ready_[index] = true;
@@ -218,8 +222,8 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
     if (::stat(final_path.c_str(), &existing) == 0) continue;
 
     fs::path staging = NewStagingPath();
-    Fd fd(::open(staging.c_str(),
-                 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+    Fd fd(::open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                 0640));
     if (fd.get() < 0) return Fail(IoError("cannot create", staging, errno));
     Status written = WriteAll(fd.get(), data, staging);
     if (written && ::fsync(fd.get()) != 0) {
@@ -248,7 +252,7 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
   // deduplicated blob is flushed too: whoever renamed it there may not
   // have flushed yet.
   for (const fs::path& dir : touched_dirs) {
-    if (auto st = FsyncPath(dir); !st) return st;
+    if (auto st = SyncFolder(dir); !st) return st;
   }
   return {};
 }
@@ -259,16 +263,15 @@ Result<std::string> BlobStore::Read(std::string_view hash) const {
   return ReadRange(hash, 0, *size);
 }
 
-Result<std::string> BlobStore::ReadRange(std::string_view hash,
-                                         uint64_t offset,
+Result<std::string> BlobStore::ReadRange(std::string_view hash, uint64_t offset,
                                          uint64_t length) const {
   if (auto st = ValidateHash(hash); !st) return Fail(st.error());
   fs::path path = PathOf(hash);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) {
-      return Fail(Error{ErrorCode::kNotFound, "no such blob",
-                        {{"blob", std::string(hash)}}});
+      return Fail(Error{
+          ErrorCode::kNotFound, "no such blob", {{"blob", std::string(hash)}}});
     }
     return Fail(IoError("cannot open", path, errno));
   }
@@ -302,8 +305,8 @@ Result<uint64_t> BlobStore::Size(std::string_view hash) const {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) {
-      return Fail(Error{ErrorCode::kNotFound, "no such blob",
-                        {{"blob", std::string(hash)}}});
+      return Fail(Error{
+          ErrorCode::kNotFound, "no such blob", {{"blob", std::string(hash)}}});
     }
     return Fail(IoError("cannot stat", path, errno));
   }

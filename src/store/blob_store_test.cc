@@ -57,8 +57,13 @@ TEST(Sha256HexTest, MatchesKnownDigests) {
 
 TEST(IsBlobHashTest, RejectsMalformedNames) {
   const std::string bad[] = {
-      "", "abc", std::string(63, 'a'), std::string(65, 'a'),
-      std::string(64, 'A'), std::string(63, 'a') + "g", "../" + std::string(61, 'a'),
+      "",
+      "abc",
+      std::string(63, 'a'),
+      std::string(65, 'a'),
+      std::string(64, 'A'),
+      std::string(63, 'a') + "g",
+      "../" + std::string(61, 'a'),
   };
   for (const auto& name : bad) {
     EXPECT_FALSE(IsBlobHash(name)) << "name=" << name;

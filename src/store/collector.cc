@@ -19,7 +19,8 @@ bool OlderThan(const fs::path& path, fs::file_time_type cutoff) {
 }
 
 Error ListError(const fs::path& path, const std::error_code& ec) {
-  return Error{ErrorCode::kIo, "cannot list folder: " + ec.message(),
+  return Error{ErrorCode::kIo,
+               "cannot list folder: " + ec.message(),
                {{"path", path.string()}}};
 }
 
@@ -62,7 +63,9 @@ Status RemoveStaleStaging(const fs::path& incoming, fs::file_time_type cutoff,
 
 OrphanCollector::OrphanCollector(MessageStore& store,
                                  std::chrono::seconds grace)
-    : store_(store), grace_(grace), log_(Logger().With("module", "collector")) {}
+    : store_(store),
+      grace_(grace),
+      log_(Logger().With("module", "collector")) {}
 
 Result<CollectorStats> OrphanCollector::RunOnce() {
   if (auto st = store_.pins().BeginScan(); !st) return Fail(st.error());
@@ -71,8 +74,8 @@ Result<CollectorStats> OrphanCollector::RunOnce() {
 
   // Steps 2 to 4; any failure ends the scan with nothing removed.
   auto scan = [&]() -> Result<std::vector<std::string>> {
-    if (auto st = RemoveStaleStaging(store_.blobs().incoming_dir(), cutoff,
-                                     stats);
+    if (auto st =
+            RemoveStaleStaging(store_.blobs().incoming_dir(), cutoff, stats);
         !st) {
       return Fail(st.error());
     }
@@ -112,22 +115,21 @@ Result<CollectorStats> OrphanCollector::RunOnce() {
   // Step 5: remove under the pin lock.
   BlobStore& blobs = store_.blobs();
   uint64_t failed = 0;
-  size_t removed = store_.pins().FinishScan(
-      *candidates, [&](const std::string& hash) {
+  size_t removed =
+      store_.pins().FinishScan(*candidates, [&](const std::string& hash) {
         if (blobs.Remove(hash)) return true;
         ++failed;
         return false;
       });
   stats.orphans_removed = removed;
   stats.kept_pinned = candidates->size() - removed - failed;
-  log_.Info("collect_done",
-            {{"blobs", stats.blobs_seen},
-             {"removed", stats.orphans_removed},
-             {"referenced", stats.kept_referenced},
-             {"young", stats.kept_young},
-             {"pinned", stats.kept_pinned},
-             {"staging_removed", stats.staging_removed},
-             {"remove_failed", failed}});
+  log_.Info("collect_done", {{"blobs", stats.blobs_seen},
+                             {"removed", stats.orphans_removed},
+                             {"referenced", stats.kept_referenced},
+                             {"young", stats.kept_young},
+                             {"pinned", stats.kept_pinned},
+                             {"staging_removed", stats.staging_removed},
+                             {"remove_failed", failed}});
   return stats;
 }
 

@@ -45,12 +45,12 @@
 namespace corvus {
 
 struct CollectorStats {
-  uint64_t blobs_seen = 0;        // blob files looked at
-  uint64_t kept_young = 0;        // younger than the grace period
-  uint64_t kept_referenced = 0;   // old, but some account references them
-  uint64_t kept_pinned = 0;       // old, unreferenced, but pinned
-  uint64_t orphans_removed = 0;   // reclaimed
-  uint64_t staging_removed = 0;   // stale incoming/*.tmp files reclaimed
+  uint64_t blobs_seen = 0;       // blob files looked at
+  uint64_t kept_young = 0;       // younger than the grace period
+  uint64_t kept_referenced = 0;  // old, but some account references them
+  uint64_t kept_pinned = 0;      // old, unreferenced, but pinned
+  uint64_t orphans_removed = 0;  // reclaimed
+  uint64_t staging_removed = 0;  // stale incoming/*.tmp files reclaimed
   uint64_t accounts_scanned = 0;
 };
 

@@ -48,9 +48,7 @@ class CollectorTest : public ::testing::Test {
     return *hash;
   }
 
-  bool Exists(const std::string& hash) {
-    return *store_->blobs().Exists(hash);
-  }
+  bool Exists(const std::string& hash) { return *store_->blobs().Exists(hash); }
 
   fs::path root_;
   std::unique_ptr<MessageStore> store_;

@@ -45,8 +45,8 @@ Stmt& Stmt::Bind(int index, int64_t value) {
 }
 
 Stmt& Stmt::Bind(int index, std::string_view value) {
-  sqlite3_bind_text(stmt_, index, value.data(),
-                    static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                    SQLITE_TRANSIENT);
   return *this;
 }
 
@@ -112,9 +112,9 @@ Result<std::unique_ptr<Db>> Db::Open(const std::filesystem::path& path,
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
-    Error error{CodeFor(rc), std::string("cannot open database: ") +
-                                 (raw ? sqlite3_errmsg(raw)
-                                      : sqlite3_errstr(rc)),
+    Error error{CodeFor(rc),
+                std::string("cannot open database: ") +
+                    (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)),
                 {{"path", path.string()}}};
     sqlite3_close(raw);
     return Fail(std::move(error));
@@ -128,8 +128,7 @@ Db::~Db() { sqlite3_close(db_); }
 
 Status Db::Exec(std::string_view sql) {
   std::string text(sql);
-  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
     return Fail(LastError("sqlite exec"));
   }
   return {};
@@ -137,8 +136,8 @@ Status Db::Exec(std::string_view sql) {
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()),
-                         &stmt, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt,
+                         nullptr) != SQLITE_OK) {
     return Fail(LastError("sqlite prepare"));
   }
   return Stmt(this, stmt);

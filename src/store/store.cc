@@ -111,21 +111,20 @@ MessageStore::MessageStore(StoreOptions options,
 
 MessageStore::~MessageStore() = default;
 
-Result<std::unique_ptr<MessageStore>> MessageStore::Open(
-    const Config& config) {
+Result<std::unique_ptr<MessageStore>> MessageStore::Open(const Config& config) {
   StoreOptions options;
   options.root = config.DataPath(config.store.path);
   return Open(std::move(options));
 }
 
-Result<std::unique_ptr<MessageStore>> MessageStore::Open(
-    StoreOptions options) {
+Result<std::unique_ptr<MessageStore>> MessageStore::Open(StoreOptions options) {
   auto blobs = BlobStore::Open(options.root);
   if (!blobs) return Fail(blobs.error());
   std::error_code ec;
   fs::create_directories(options.root / "accounts", ec);
   if (ec) {
-    return Fail(Error{ErrorCode::kIo, "cannot make folder: " + ec.message(),
+    return Fail(Error{ErrorCode::kIo,
+                      "cannot make folder: " + ec.message(),
                       {{"path", (options.root / "accounts").string()}}});
   }
   return std::unique_ptr<MessageStore>(
@@ -153,7 +152,8 @@ void MessageStore::EvictIdleLocked() {
 Result<MessageStore::AccountHandle> MessageStore::OpenAccount(
     std::string_view account_id, bool create) {
   if (!IsValidAccountId(account_id)) {
-    return Fail(Error{ErrorCode::kInvalid, "malformed account id",
+    return Fail(Error{ErrorCode::kInvalid,
+                      "malformed account id",
                       {{"account", SanitizeForLog(account_id, 80)}}});
   }
 
@@ -179,8 +179,8 @@ Result<MessageStore::AccountHandle> MessageStore::OpenAccount(
   if (entry->store == nullptr) {
     auto opened = AccountStore::Open(AccountPath(account_id), create);
     if (!opened) {
-      return Fail(std::move(opened.error())
-                      .With("account", std::string(account_id)));
+      return Fail(
+          std::move(opened.error()).With("account", std::string(account_id)));
     }
     entry->store = std::move(*opened);
   }
@@ -203,7 +203,8 @@ Result<std::vector<std::string>> MessageStore::ListAccountIds() {
     }
   }
   if (ec) {
-    return Fail(Error{ErrorCode::kIo, "cannot list accounts: " + ec.message(),
+    return Fail(Error{ErrorCode::kIo,
+                      "cannot list accounts: " + ec.message(),
                       {{"path", dir.string()}}});
   }
   std::sort(ids.begin(), ids.end());
@@ -217,8 +218,8 @@ Result<std::vector<RecipientResult>> MessageStore::DeliverMessage(
   return std::move((*results)[0]);
 }
 
-Result<std::vector<std::vector<RecipientResult>>>
-MessageStore::DeliverMessages(std::span<const Delivery> deliveries) {
+Result<std::vector<std::vector<RecipientResult>>> MessageStore::DeliverMessages(
+    std::span<const Delivery> deliveries) {
   // Pin every blob before it exists, so the collector leaves it alone from
   // the moment it lands until the rows referencing it are committed.
   std::vector<std::string_view> data;
@@ -260,9 +261,8 @@ MessageStore::DeliverMessages(std::span<const Delivery> deliveries) {
     const std::vector<Slot>& slots = by_account[id];
     auto handle = OpenAccount(id, /*create=*/true);
     if (!handle) {
-      log_.Error("account_open_failed",
-                 {{"account", SanitizeForLog(id, 80)},
-                  {"error", handle.error().ToString()}});
+      log_.Error("account_open_failed", {{"account", SanitizeForLog(id, 80)},
+                                         {"error", handle.error().ToString()}});
       for (Slot s : slots) {
         results[s.delivery][s.recipient] = ErrorResult(handle.error());
       }

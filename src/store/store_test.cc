@@ -60,9 +60,11 @@ TEST(IsValidAccountIdTest, AcceptsOnlyFileSafeIds) {
     bool want;
   };
   const Case cases[] = {
-      {kAlice, true},  {"ab", true},     {"a.b-c_d", true}, {"a", false},
-      {"", false},     {"../etc", false}, {".hidden", false},
-      {"Upper", false}, {"a/b", false},   {std::string(129, 'a'), false},
+      {kAlice, true},     {"ab", true},
+      {"a.b-c_d", true},  {"a", false},
+      {"", false},        {"../etc", false},
+      {".hidden", false}, {"Upper", false},
+      {"a/b", false},     {std::string(129, 'a'), false},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(IsValidAccountId(c.id), c.want) << "id=" << c.id;
@@ -103,10 +105,10 @@ TEST_F(MessageStoreTest, ReportsEachRecipientOnItsOwn) {
   std::string body = "0123456789";
   Delivery d;
   d.data = body;
-  d.recipients = {{kAlice, "INBOX", 5, {}},      // over quota
-                  {kBob, "No Such", 0, {}},      // missing folder
-                  {"BAD ID", "INBOX", 0, {}},    // invalid account
-                  {kCarol, "INBOX", 100, {}}};   // fine
+  d.recipients = {{kAlice, "INBOX", 5, {}},     // over quota
+                  {kBob, "No Such", 0, {}},     // missing folder
+                  {"BAD ID", "INBOX", 0, {}},   // invalid account
+                  {kCarol, "INBOX", 100, {}}};  // fine
   auto results = store_->DeliverMessage(d);
   ASSERT_TRUE(results);
   EXPECT_EQ((*results)[0].status, DeliveryStatus::kOverQuota);
@@ -208,12 +210,12 @@ TEST_F(MessageStoreTest, ReopenedStoreServesDeliveredMail) {
 
 TEST(BlobPinsTest, FinishScanSparesAnythingPinnedDuringTheScan) {
   BlobPins pins;
-  pins.Pin("held");               // pinned before the scan, still held
-  pins.Pin("released");           // pinned before, released during
+  pins.Pin("held");      // pinned before the scan, still held
+  pins.Pin("released");  // pinned before, released during
   ASSERT_TRUE(pins.BeginScan());
   EXPECT_FALSE(pins.BeginScan()) << "second concurrent scan was allowed";
   pins.Unpin("released");
-  pins.Pin("brief");              // pinned and released during the scan
+  pins.Pin("brief");  // pinned and released during the scan
   pins.Unpin("brief");
 
   std::vector<std::string> candidates = {"held", "released", "brief", "free"};
