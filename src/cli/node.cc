@@ -1,27 +1,119 @@
 #include "cli/node.h"
 
 #include "directory/directory_factory.h"
+#include "mailbox/lmtp_delivery.h"
+#include "mta/queue/delivery_agent.h"
+#include "mta/queue/mta_services.h"
+#include "mta/queue/queue.h"
+#include "mta/queue/router.h"
+#include "mta/smtp/smtp_session.h"
+#include "store/store.h"
 
 namespace corvus {
 namespace {
 
 class NodeImpl final : public Node {
  public:
-  Status Open(const Config& config, Server& /*server*/, const Logger& log) {
-    auto directory = OpenDirectory(config);
+  Status Open(const Config& config, Server& server, const Logger& log) {
+    config_ = config;
+    log_ = log;
+    auto directory = OpenDirectory(config_);
     if (!directory) return Fail(directory.error());
     directory_ = std::move(*directory);
-    log_ = log;
-    // TODO(corvus): the mta, mailbox and proxy listeners are wired here as
-    // those roles land; until then `serve` only opens the directory.
+    policy_ = std::make_shared<DirectoryRecipientPolicy>(*directory_);
+
+    if (config_.HasRole("mailbox")) {
+      if (auto s = OpenMailbox(server); !s) return s;
+    }
+    if (config_.HasRole("mta")) {
+      if (auto s = OpenMta(server); !s) return s;
+    }
     return {};
   }
 
-  void Stop() override { directory_.reset(); }
+  void Stop() override {}
 
  private:
+  // The mailbox role: the store and the LMTP listener that fills it.
+  Status OpenMailbox(Server& server) {
+    auto store = MessageStore::Open(config_);
+    if (!store) return Fail(store.error());
+    store_ = std::move(*store);
+    mta::SmtpDependencies deps;
+    deps.recipients = policy_;
+    deps.lmtp = std::make_shared<StoreLmtpDelivery>(
+        *store_, *directory_, log_.With("role", "mailbox"));
+    return ListenSmtp(server, "lmtp", config_.listen.lmtp, mta::SmtpMode::kLmtp,
+                      false, deps);
+  }
+
+  // The mta role: queue, routing, delivery agent, and the SMTP listeners.
+  Status OpenMta(Server& server) {
+    auto queue = Queue::Open(config_.DataPath(config_.queue.path));
+    if (!queue) return Fail(queue.error());
+    queue_ = std::move(*queue);
+    Logger mta_log = log_.With("role", "mta");
+    std::optional<Endpoint> local_lmtp;
+    if (config_.HasRole("mailbox")) local_lmtp = config_.listen.lmtp;
+    router_ = std::make_unique<Router>(*directory_, config_.server.name,
+                                       local_lmtp, config_.queue.relay_host,
+                                       mta_log);
+    agent_ = std::make_unique<DeliveryAgent>(*queue_, *router_, config_,
+                                             mta_log.With("service", "queue"));
+    server.Spawn([this, &server] {
+      return agent_->Run([&server] { return server.stopping(); });
+    });
+
+    mta::SmtpDependencies deps;
+    deps.recipients = policy_;
+    deps.sink = std::make_shared<QueueSink>(*queue_, *router_, *agent_);
+    deps.authenticator = std::make_shared<DirectoryAuthenticator>(*directory_);
+    if (auto s = ListenSmtp(server, "smtp", config_.listen.smtp,
+                            mta::SmtpMode::kSmtp, false, deps);
+        !s) {
+      return s;
+    }
+    if (auto s = ListenSmtp(server, "submission", config_.listen.submission,
+                            mta::SmtpMode::kSubmission, false, deps);
+        !s) {
+      return s;
+    }
+    return ListenSmtp(server, "submissions", config_.listen.submissions,
+                      mta::SmtpMode::kSubmission, true, deps);
+  }
+
+  // Registers one SMTP-family listener if the config gives it an address.
+  Status ListenSmtp(Server& server, const std::string& name,
+                    const std::optional<Endpoint>& endpoint,
+                    mta::SmtpMode mode, bool implicit_tls,
+                    const mta::SmtpDependencies& deps) {
+    if (!endpoint) return {};
+    auto options = mta::SmtpSessionOptionsFromConfig(config_, mode);
+    if (!options) return Fail(options.error());
+    auto handler = mta::MakeSmtpHandler(*options, deps);
+    if (!handler) return Fail(handler.error());
+    ListenerOptions listener;
+    listener.name = name;
+    listener.endpoint = *endpoint;
+    listener.implicit_tls = implicit_tls;
+    listener.max_connections = config_.limits.max_connections;
+    listener.max_connections_per_ip = config_.limits.max_connections_per_ip;
+    listener.idle_timeout =
+        std::chrono::seconds(config_.smtp.command_timeout_seconds);
+    listener.busy_reply =
+        "421 4.7.0 " + config_.server.hostname + " Too many connections\r\n";
+    listener.handler = std::move(*handler);
+    return server.Listen(std::move(listener));
+  }
+
+  Config config_;
   Logger log_;
   std::unique_ptr<Directory> directory_;
+  std::shared_ptr<DirectoryRecipientPolicy> policy_;
+  std::unique_ptr<MessageStore> store_;
+  std::unique_ptr<Queue> queue_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<DeliveryAgent> agent_;
 };
 
 }  // namespace

@@ -35,10 +35,13 @@ Status RunServe(Context& context) {
     if (!tls) return Fail(tls.error());
     server_options.tls = *tls;
   }
+  // The node is declared first so that it outlives the server: the
+  // server's event loops hold coroutines that use the node's services.
+  std::unique_ptr<Node> node;
   Server server(server_options);
-
-  auto node = Node::Start(*config, server, log);
-  if (!node) return Fail(node.error());
+  auto started = Node::Start(*config, server, log);
+  if (!started) return Fail(started.error());
+  node = std::move(*started);
 
   log.Notice("start", {{"roles", [&] {
                           std::string roles;
@@ -48,7 +51,7 @@ Status RunServe(Context& context) {
                           return roles;
                         }()}});
   server.Run();
-  (*node)->Stop();
+  node->Stop();
   log.Notice("stop");
   return {};
 }

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "mta/smtp/smtp_session.h"
+
 namespace corvus {
 namespace {
 
@@ -49,8 +51,6 @@ int64_t NowSeconds() {
 struct Queue::PendingEnqueue {
   const QueuedMessage* message;
   const std::string* data;
-  bool done = false;
-  Status status;
 };
 
 std::string_view RecipientStateName(RecipientState state) {
@@ -63,18 +63,6 @@ std::string_view RecipientStateName(RecipientState state) {
       return "failed";
   }
   return "unknown";
-}
-
-std::string NewQueueId() {
-  static std::atomic<uint32_t> counter{0};
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  char id[32];
-  std::snprintf(id, sizeof id, "%013llx%03x",
-                static_cast<unsigned long long>(micros) & 0xfffffffffffffULL,
-                counter++ & 0xfffu);
-  return id;
 }
 
 Queue::Queue(SqliteDb db) : db_(std::move(db)) {}
@@ -104,44 +92,26 @@ Result<std::string> Queue::Enqueue(QueuedMessage message, std::string data) {
   if (message.recipients.empty()) {
     return Fail(ErrorCode::kInvalid, "message has no recipients");
   }
-  if (message.id.empty()) message.id = NewQueueId();
+  if (message.id.empty()) message.id = mta::NewQueueId();
   message.created = NowSeconds();
   message.size = static_cast<int64_t>(data.size());
-  PendingEnqueue me{&message, &data, false, {}};
-
-  std::unique_lock lock(mu_);
-  waiting_.push_back(&me);
-  while (!me.done) {
-    if (leader_active_) {
-      committed_.wait(lock);
-      continue;
-    }
-    // Lead: commit everyone who is waiting, ourselves included, in one
-    // transaction, then wake them all.
-    leader_active_ = true;
-    std::vector<PendingEnqueue*> batch(waiting_.begin(), waiting_.end());
-    waiting_.clear();
-    lock.unlock();
-    Status status = CommitBatch(batch);
-    if (!status && batch.size() > 1) {
-      // One bad message must not fail its neighbours: retry alone.
-      for (PendingEnqueue* one : batch) {
-        std::vector<PendingEnqueue*> single{one};
-        one->status = CommitBatch(single);
-      }
-    } else {
-      for (PendingEnqueue* one : batch) one->status = status;
-    }
-    lock.lock();
-    for (PendingEnqueue* one : batch) one->done = true;
-    leader_active_ = false;
-    committed_.notify_all();
-  }
-  if (!me.status) return Fail(me.status.error());
+  PendingEnqueue request{&message, &data};
+  Status status = group_commit_.Submit(
+      request, [this](const std::vector<const PendingEnqueue*>& batch) {
+        std::vector<Status> statuses(batch.size(), CommitBatch(batch));
+        if (!statuses[0] && batch.size() > 1) {
+          // One bad message must not fail its neighbours: retry alone.
+          for (size_t i = 0; i < batch.size(); ++i) {
+            statuses[i] = CommitBatch({batch[i]});
+          }
+        }
+        return statuses;
+      });
+  if (!status) return Fail(status.error());
   return message.id;
 }
 
-Status Queue::CommitBatch(std::vector<PendingEnqueue*>& batch) {
+Status Queue::CommitBatch(const std::vector<const PendingEnqueue*>& batch) {
   std::lock_guard db_lock(db_mu_);
   auto tx = SqliteTransaction::Begin(db_);
   if (!tx) return Fail(tx.error());
@@ -157,7 +127,7 @@ Status Queue::CommitBatch(std::vector<PendingEnqueue*>& batch) {
   if (!insert_body) return Fail(insert_body.error());
   if (!insert_rcpt) return Fail(insert_rcpt.error());
 
-  for (PendingEnqueue* pending : batch) {
+  for (const PendingEnqueue* pending : batch) {
     const QueuedMessage& m = *pending->message;
     auto& im = *insert_message;
     im.Reset();

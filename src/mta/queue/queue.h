@@ -20,9 +20,7 @@
 #ifndef CORVUS_MTA_QUEUE_QUEUE_H_
 #define CORVUS_MTA_QUEUE_QUEUE_H_
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -30,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "common/group_commit.h"
 #include "common/result.h"
 #include "common/sqlite.h"
 
@@ -100,7 +99,7 @@ class Queue {
  private:
   struct PendingEnqueue;
   explicit Queue(SqliteDb db);
-  Status CommitBatch(std::vector<PendingEnqueue*>& batch);
+  Status CommitBatch(const std::vector<const PendingEnqueue*>& batch);
   Status MarkRecipient(std::string_view id, std::string_view address,
                        RecipientState state, std::string_view reply,
                        std::optional<int64_t> next_attempt);
@@ -110,19 +109,9 @@ class Queue {
 
   std::mutex db_mu_;  // guards db_
   SqliteDb db_;
-
-  // Group commit: callers queue in waiting_; one of them (the leader)
-  // commits the whole batch while the others wait on committed_. mu_ is
-  // never held across a flush, so arrivals gather while one is running.
-  std::mutex mu_;  // guards waiting_ and leader_active_
-  std::deque<PendingEnqueue*> waiting_;
-  bool leader_active_ = false;
-  std::condition_variable committed_;
+  // Enqueues arriving together share one transaction and one flush.
+  GroupCommit<PendingEnqueue, Status> group_commit_;
 };
-
-// A fresh queue id: 16 hex digits, time-ordered, unique in this process
-// and practically unique across processes.
-std::string NewQueueId();
 
 }  // namespace corvus
 

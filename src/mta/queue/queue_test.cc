@@ -158,15 +158,5 @@ TEST_F(QueueTest, DeleteRemovesAndReportsUnknownIds) {
             ErrorCode::kNotFound);
 }
 
-TEST(QueueIdTest, IdsAreUniqueAndOrdered) {
-  std::string previous = NewQueueId();
-  for (int i = 0; i < 1000; ++i) {
-    std::string id = NewQueueId();
-    EXPECT_EQ(id.size(), 16u);
-    EXPECT_NE(id, previous);
-    previous = id;
-  }
-}
-
 }  // namespace
 }  // namespace corvus
