@@ -139,6 +139,14 @@ std::string AsciiLower(std::string_view text) {
   return out;
 }
 
+std::string TrimBlanks(std::string_view text) {
+  constexpr std::string_view kBlanks = " \t\r\n";
+  const size_t first = text.find_first_not_of(kBlanks);
+  if (first == std::string_view::npos) return "";
+  return std::string(
+      text.substr(first, text.find_last_not_of(kBlanks) - first + 1));
+}
+
 // Server, zone and home-server names: host-name characters only, so that
 // they are safe in logs, file names and LDAP DNs alike.
 bool IsValidServerName(std::string_view name) {
@@ -418,8 +426,13 @@ class Expansion {
       out_.loop_detected = true;
       return {};
     }
-    // Reached before by another way: its recipients are already in.
-    if (expanded_.contains(address)) return {};
+    // Reached before by another way, no deeper than now: its recipients
+    // are already in. Reached before only deeper, it may have been cut
+    // by the depth limit, so it is expanded again from here.
+    if (auto it = expanded_at_.find(address);
+        it != expanded_at_.end() && it->second <= depth) {
+      return {};
+    }
 
     auto local = IsLocal(std::string(DomainOfAddress(address)));
     if (!local) return Fail(local.error());
@@ -451,7 +464,7 @@ class Expansion {
       if (auto status = Expand(target, depth + 1); !status) return status;
     }
     on_path_.erase(address);
-    expanded_.insert(address);
+    expanded_at_[address] = depth;
     return {};
   }
 
@@ -482,8 +495,9 @@ class Expansion {
 
   SqliteDb& db_;
   Resolution out_;
-  std::set<std::string> on_path_;   // aliases and lists being expanded
-  std::set<std::string> expanded_;  // aliases and lists fully expanded
+  std::set<std::string> on_path_;  // aliases and lists being expanded
+  // Aliases and lists expanded, with the shallowest depth they were at.
+  std::map<std::string, int> expanded_at_;
   std::set<std::string> seen_accounts_, seen_external_, seen_unknown_;
   std::map<std::string, bool> local_domains_;
 };
@@ -644,7 +658,8 @@ Result<Account> SqliteDirectory::CreateAccount(Account account) {
   if (auto status = ValidateAccountFields(account); !status) {
     return Fail(status.error());
   }
-  const std::string typed_address = account.address;
+  // Kept as typed, for display, less the blanks around it.
+  const std::string typed_address = TrimBlanks(account.address);
 
   std::lock_guard lock(mu_);
   auto txn = SqliteTransaction::Begin(db_);

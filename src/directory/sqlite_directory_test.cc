@@ -589,6 +589,27 @@ TEST_F(SqliteDirectoryTest, CutsExpansionDeeperThanTheLimit) {
   EXPECT_EQ(Addresses(shallow->accounts), Strings{"end@example.com"});
 }
 
+TEST_F(SqliteDirectoryTest, AddressCutByDepthIsStillReachedByShortPath) {
+  // x is first met at the depth limit (its account would be one deeper
+  // and is cut), then again directly under the list: the account must
+  // still be delivered once.
+  MustCreate("deep@example.com");
+  ASSERT_TRUE(dir_->CreateAlias(Alias{"x@example.com", {"deep@example.com"}}));
+  std::string next = "x@example.com";
+  for (int i = 0; i < SqliteDirectory::kMaxExpansionDepth - 1; ++i) {
+    std::string alias = "hop" + std::to_string(i) + "@example.com";
+    ASSERT_TRUE(dir_->CreateAlias(Alias{alias, {next}}));
+    next = alias;
+  }
+  ASSERT_TRUE(
+      dir_->CreateList(MailingList{"s@example.com", {next, "x@example.com"}}));
+
+  auto got = dir_->Resolve("s@example.com");
+  ASSERT_TRUE(got.has_value()) << got.error().ToString();
+  EXPECT_TRUE(got->loop_detected) << "the long branch passes the limit";
+  EXPECT_EQ(Addresses(got->accounts), Strings{"deep@example.com"});
+}
+
 // ---- Servers ----
 
 TEST_F(SqliteDirectoryTest, PutServerInsertsAndReplaces) {
