@@ -47,8 +47,8 @@ Result<TrustedNetworks> TrustedNetworks::Parse(
   TrustedNetworks out;
   for (const std::string& entry : cidrs) {
     auto bad = [&entry] {
-      return Fail(Error{ErrorCode::kInvalid, "bad network", {}}.With(
-          "network", entry));
+      return Fail(
+          Error{ErrorCode::kInvalid, "bad network", {}}.With("network", entry));
     };
     std::string_view text = entry;
     size_t slash = text.find('/');
@@ -63,8 +63,7 @@ Result<TrustedNetworks> TrustedNetworks::Parse(
       auto [end, ec] =
           std::from_chars(digits.data(), digits.data() + digits.size(), bits);
       if (digits.empty() || ec != std::errc() ||
-          end != digits.data() + digits.size() || bits < 0 ||
-          bits > max_bits) {
+          end != digits.data() + digits.size() || bits < 0 || bits > max_bits) {
         return bad();
       }
     }

@@ -9,9 +9,9 @@ namespace corvus::mta {
 namespace {
 
 TEST(TrustedNetworksTest, Contains) {
-  auto networks = TrustedNetworks::Parse(
-      {"127.0.0.0/8", "192.0.2.0/25", "10.1.2.3", "2001:db8::/32", "::1/128",
-       "198.51.100.7/31"});
+  auto networks =
+      TrustedNetworks::Parse({"127.0.0.0/8", "192.0.2.0/25", "10.1.2.3",
+                              "2001:db8::/32", "::1/128", "198.51.100.7/31"});
   ASSERT_TRUE(networks.has_value()) << networks.error().ToString();
   struct Case {
     std::string name;
@@ -40,10 +40,9 @@ TEST(TrustedNetworksTest, Contains) {
 }
 
 TEST(TrustedNetworksTest, RejectsMalformedEntries) {
-  const std::vector<std::string> bad = {"300.0.0.0/8", "10.0.0.0/33",
-                                        "::/129",      "10.0.0.0/",
-                                        "10.0.0.0/x",  "example.com",
-                                        "10.0.0.0/-1"};
+  const std::vector<std::string> bad = {
+      "300.0.0.0/8", "10.0.0.0/33", "::/129",     "10.0.0.0/",
+      "10.0.0.0/x",  "example.com", "10.0.0.0/-1"};
   for (const std::string& entry : bad) {
     auto got = TrustedNetworks::Parse({entry});
     ASSERT_FALSE(got.has_value()) << entry << ": got success, want error";

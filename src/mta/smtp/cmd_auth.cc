@@ -41,8 +41,8 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
       values[k] = kTable[static_cast<unsigned char>(c)];
       if (values[k] < 0) return std::nullopt;
     }
-    uint32_t group = (values[0] << 18) | (values[1] << 12) |
-                     (values[2] << 6) | values[3];
+    uint32_t group =
+        (values[0] << 18) | (values[1] << 12) | (values[2] << 6) | values[3];
     out.push_back(static_cast<char>(group >> 16));
     if (padding < 2) out.push_back(static_cast<char>((group >> 8) & 0xFF));
     if (padding < 1) out.push_back(static_cast<char>(group & 0xFF));
@@ -179,8 +179,7 @@ Task<void> SmtpSession::CmdAuth(const SmtpCommand& command) {
 
   const SessionInfo info = Info();
   auto identity = co_await deps_.authenticator->Authenticate(
-      info, credentials.authzid, credentials.username,
-      credentials.password);
+      info, credentials.authzid, credentials.username, credentials.password);
   std::string mech = plain ? "PLAIN" : "LOGIN";
   if (!identity) {
     ErrorCode code = identity.error().code;

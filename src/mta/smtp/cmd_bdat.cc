@@ -72,10 +72,9 @@ Task<void> SmtpSession::CmdBdat(const SmtpCommand& command) {
 
   if (bdat_bare_line_ending_ &&
       options_.bare_line_endings == BareLineEndings::kReject) {
-    co_await Reject("BDAT",
-                    550, "5.6.0",
-                     "Message contains bare CR or LF; lines must end with "
-                     "CRLF");
+    co_await Reject("BDAT", 550, "5.6.0",
+                    "Message contains bare CR or LF; lines must end with "
+                    "CRLF");
     ResetTransaction();
     co_return;
   }

@@ -63,8 +63,7 @@ Task<void> SmtpSession::CmdData(const SmtpCommand& command) {
     co_return;
   }
 
-  conn_.Queue(
-      SmtpReply{354, "", "End data with <CR><LF>.<CR><LF>"}.Format());
+  conn_.Queue(SmtpReply{354, "", "End data with <CR><LF>.<CR><LF>"}.Format());
   co_await FlushNow();
   if (closing_) co_return;
 
@@ -94,10 +93,9 @@ Task<void> SmtpSession::CmdData(const SmtpCommand& command) {
   }
   if (reader.saw_bare_line_ending() &&
       options_.bare_line_endings == BareLineEndings::kReject) {
-    co_await Reject("DATA",
-                    550, "5.6.0",
-                     "Message contains bare CR or LF; lines must end with "
-                     "CRLF");
+    co_await Reject("DATA", 550, "5.6.0",
+                    "Message contains bare CR or LF; lines must end with "
+                    "CRLF");
     ResetTransaction();
     co_return;
   }
@@ -107,8 +105,8 @@ Task<void> SmtpSession::CmdData(const SmtpCommand& command) {
 
 Task<void> SmtpSession::FinishMessage(std::string body, bool body_8bit) {
   if (HeaderSectionSize(body) > options_.max_header_size) {
-    co_await Reject("DATA",
-                    552, "5.3.4", "Message header section exceeds limit");
+    co_await Reject("DATA", 552, "5.3.4",
+                    "Message header section exceeds limit");
     ResetTransaction();
     co_return;
   }
@@ -144,10 +142,9 @@ Task<void> SmtpSession::FinishMessage(std::string body, bool body_8bit) {
 
   auto queued = co_await deps_.sink->Accept(envelope, std::move(data));
   if (!queued) {
-    conn_.log().Error("queue_failed",
-                      {{"error", queued.error().ToString()},
-                       {"from", FormatFrom()},
-                       {"to", FormatTo()}});
+    conn_.log().Error("queue_failed", {{"error", queued.error().ToString()},
+                                       {"from", FormatFrom()},
+                                       {"to", FormatTo()}});
     SmtpReply reply =
         queued.error().code == ErrorCode::kPermanent
             ? SmtpReply{554, "5.3.0", "Message refused by the queue"}
@@ -171,9 +168,9 @@ Task<void> SmtpSession::FinishLmtp(Envelope envelope, std::string data) {
   std::vector<SmtpReply> replies =
       co_await deps_.lmtp->Deliver(envelope, std::move(data));
   if (replies.size() != envelope.rcpt_to.size()) {
-    conn_.log().Error("lmtp_result_mismatch",
-                      {{"want", envelope.rcpt_to.size()},
-                       {"got", replies.size()}});
+    conn_.log().Error(
+        "lmtp_result_mismatch",
+        {{"want", envelope.rcpt_to.size()}, {"got", replies.size()}});
     replies.assign(envelope.rcpt_to.size(),
                    SmtpReply{451, "4.3.0", "Temporary delivery failure"});
   }
@@ -184,8 +181,8 @@ Task<void> SmtpSession::FinishLmtp(Envelope envelope, std::string data) {
   for (size_t i = 0; i < replies.size(); ++i) {
     const SmtpReply& reply = replies[i];
     std::string to = "<" + envelope.rcpt_to[i].address + ">";
-    std::string reply_text = std::to_string(reply.code) + " " +
-                             reply.enhanced + " " + reply.text;
+    std::string reply_text =
+        std::to_string(reply.code) + " " + reply.enhanced + " " + reply.text;
     conn_.log().Notice(reply.ok() ? "delivered" : "reject",
                        {{"queue_id", envelope.queue_id},
                         {"size", size},

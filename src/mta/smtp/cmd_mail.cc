@@ -22,10 +22,8 @@ Task<void> SmtpSession::CmdMail(const SmtpCommand& command) {
   }
   // RFC 1870 §6.2: refuse at MAIL a message declared too big.
   if (parameters.size && *parameters.size > options_.max_message_size) {
-    co_await Reject(
-        "MAIL",
-        552, "5.3.4", "Message size exceeds fixed maximum message size",
-        "<>");
+    co_await Reject("MAIL", 552, "5.3.4",
+                    "Message size exceeds fixed maximum message size", "<>");
     co_return;
   }
 

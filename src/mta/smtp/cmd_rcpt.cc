@@ -40,8 +40,7 @@ Task<void> SmtpSession::CmdRcpt(const SmtpCommand& command) {
     co_await Reject("RCPT", verdict.reply, to);
     co_return;
   }
-  recipients_.push_back(Recipient{rcpt->path.mailbox,
-                                  rcpt->parameters.notify,
+  recipients_.push_back(Recipient{rcpt->path.mailbox, rcpt->parameters.notify,
                                   rcpt->parameters.orcpt});
   SetState(SmtpState::kRcpt);
   co_await Reply(verdict.reply);

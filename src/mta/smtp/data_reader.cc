@@ -52,8 +52,8 @@ bool DotDataReader::AddLine(std::string_view line) {
   // RFC 5321 §4.5.2: undo the client's dot-stuffing at a true line start.
   // A dot directly before a CR or LF is no stuffing a client would do; it
   // is kept so that the body shows what was sent.
-  bool lone_dot = content.size() >= 2 &&
-                  (content[1] == '\r' || content[1] == '\n');
+  bool lone_dot =
+      content.size() >= 2 && (content[1] == '\r' || content[1] == '\n');
   if (at_line_start_ && content.starts_with('.') && !lone_dot) {
     content.remove_prefix(1);
   }
@@ -95,8 +95,8 @@ void DotDataReader::Append(std::string_view content) {
   body_.append(piece);
 }
 
-bool AppendBdatChunk(std::string_view chunk, BareLineEndings policy,
-                     bool final, bool* pending_cr, std::string* out) {
+bool AppendBdatChunk(std::string_view chunk, BareLineEndings policy, bool final,
+                     bool* pending_cr, std::string* out) {
   bool normalize = policy == BareLineEndings::kNormalize;
   bool bare = CopyLineEndings(chunk, normalize, pending_cr, out);
   if (final && *pending_cr) {

@@ -81,8 +81,8 @@ class DotDataReader {
 // previous chunk, since CRLF may straddle two chunks; call with
 // `final` = true on the LAST chunk so a trailing CR is judged. Appends
 // to `out` and returns true if a bare CR or LF was seen.
-bool AppendBdatChunk(std::string_view chunk, BareLineEndings policy,
-                     bool final, bool* pending_cr, std::string* out);
+bool AppendBdatChunk(std::string_view chunk, BareLineEndings policy, bool final,
+                     bool* pending_cr, std::string* out);
 
 }  // namespace corvus::mta
 

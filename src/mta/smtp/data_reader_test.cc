@@ -59,19 +59,14 @@ TEST(DotDataReaderTest, EndsOnlyAtCrlfDotCrlf) {
   const std::vector<Case> cases = {
       {"EndsAtCrlfDotCrlf", "a\r\nb\r\n.\r\n", true, "a\r\nb\r\n", false},
       {"EndsOnFirstLine", ".\r\n", true, "", false},
-      {"UnstuffsLeadingDot", "..x\r\n..\r\n.\r\n", true, ".x\r\n.\r\n",
-       false},
+      {"UnstuffsLeadingDot", "..x\r\n..\r\n.\r\n", true, ".x\r\n.\r\n", false},
       {"KeepsDotInsideLine", "a.b\r\n.\r\n", true, "a.b\r\n", false},
       {"IgnoresLfDotLf", "a\n.\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", true},
-      {"IgnoresLfDotCrlf", "a\n.\r\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n",
-       true},
-      {"IgnoresCrlfDotLf", "a\r\n.\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n",
-       true},
+      {"IgnoresLfDotCrlf", "a\n.\r\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", true},
+      {"IgnoresCrlfDotLf", "a\r\n.\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", true},
       {"IgnoresCrDotCr", "a\r.\rb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", true},
-      {"IgnoresCrDotCrlf", "a\r.\r\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n",
-       true},
-      {"IgnoresCrlfDotCr", "a\r\n.\rb\r\n.\r\n", true, "a\r\n.\r\nb\r\n",
-       true},
+      {"IgnoresCrDotCrlf", "a\r.\r\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", true},
+      {"IgnoresCrlfDotCr", "a\r\n.\rb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", true},
       {"IgnoresLfDotCr", "a\n.\rb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", true},
       {"NotEndedWithoutFinalDot", "a\r\nb\r\n", false, "a\r\nb\r\n", false},
       {"KeepsEmptyLines", "\r\n\r\n.\r\n", true, "\r\n\r\n", false},
@@ -91,8 +86,7 @@ TEST(DotDataReaderTest, EndsOnlyAtCrlfDotCrlf) {
 }
 
 TEST(DotDataReaderTest, DotCrCrLfIsContentNotEnd) {
-  Decoded got =
-      Decode("a\r\n.\r\r\nb\r\n.\r\n", BareLineEndings::kNormalize);
+  Decoded got = Decode("a\r\n.\r\r\nb\r\n.\r\n", BareLineEndings::kNormalize);
   EXPECT_TRUE(got.ended);
   EXPECT_EQ(got.body, "a\r\n.\r\n\r\nb\r\n");
   EXPECT_TRUE(got.bare);

@@ -249,8 +249,8 @@ SmtpResult<SmtpPath> ParsePathBody(std::string_view body, PathKind kind,
   for (unsigned char c : body) has_utf8 |= IsNonAscii(c);
   if (has_utf8 && !utf8) {
     // RFC 6531 §3.5: without SMTPUTF8 the server must not accept it.
-    return std::unexpected(Reply(
-        553, "5.6.7", "Non-ASCII address needs the SMTPUTF8 parameter"));
+    return std::unexpected(
+        Reply(553, "5.6.7", "Non-ASCII address needs the SMTPUTF8 parameter"));
   }
   if (has_utf8 && !IsValidUtf8(body)) return std::unexpected(bad);
 
@@ -297,10 +297,9 @@ SmtpResult<PathAndRest> SplitPath(std::string_view text, PathKind kind) {
   size_t end = FindPathEnd(text);
   if (end == std::string_view::npos) return std::unexpected(bad);
   if (end + 1 > kMaxPathLength) {
-    return std::unexpected(Reply(501, kind == PathKind::kReversePath
-                                          ? "5.1.7"
-                                          : "5.1.3",
-                                 "Address too long"));
+    return std::unexpected(
+        Reply(501, kind == PathKind::kReversePath ? "5.1.7" : "5.1.3",
+              "Address too long"));
   }
   std::string_view rest = text.substr(end + 1);
   if (!rest.empty() && rest.front() != ' ') return std::unexpected(bad);
@@ -371,8 +370,7 @@ bool IsValidXtext(std::string_view text) {
 }
 
 SmtpReply Unsupported(std::string_view keyword) {
-  return Reply(555, "5.5.4",
-               "Unsupported parameter " + std::string(keyword));
+  return Reply(555, "5.5.4", "Unsupported parameter " + std::string(keyword));
 }
 
 SmtpReply BadValue(std::string_view keyword) {

@@ -83,7 +83,7 @@ struct SmtpPath {
   // route and brackets. Empty for the null path <>.
   std::string mailbox;
   std::string local_part;
-  std::string domain;  // empty for the null path and <postmaster>
+  std::string domain;     // empty for the null path and <postmaster>
   bool has_utf8 = false;  // contains non-ASCII bytes
 
   bool is_null() const { return mailbox.empty(); }
@@ -92,7 +92,7 @@ struct SmtpPath {
 enum class BodyType { kUnspecified, k7Bit, k8BitMime };
 
 struct MailParameters {
-  std::optional<uint64_t> size;  // SIZE= (RFC 1870)
+  std::optional<uint64_t> size;            // SIZE= (RFC 1870)
   BodyType body = BodyType::kUnspecified;  // BODY= (RFC 6152)
   bool smtputf8 = false;                   // SMTPUTF8 (RFC 6531)
   std::string ret;    // RET=FULL|HDRS (RFC 3461), upper-cased; may be empty

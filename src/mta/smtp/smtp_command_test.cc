@@ -28,16 +28,15 @@ TEST(ParseSmtpCommandTest, Table) {
       {"TrimsExtraSpaces", "  EHLO   client.example  ", SmtpVerb::kEhlo,
        "client.example", 0},
       {"ParsesStartTls", "StartTLS", SmtpVerb::kStartTls, "", 0},
-      {"KeepsUnknownVerbAsUnknown", "XYZZY foo", SmtpVerb::kUnknown, "foo",
-       0},
+      {"KeepsUnknownVerbAsUnknown", "XYZZY foo", SmtpVerb::kUnknown, "foo", 0},
       {"RejectsEmptyLine", "", SmtpVerb::kUnknown, "", 500},
       {"RejectsOnlySpaces", "   ", SmtpVerb::kUnknown, "", 500},
       {"RejectsNulByte", std::string("NOOP\0x", 6), SmtpVerb::kUnknown, "",
        500},
       {"RejectsBareCr", "NOOP\rRSET", SmtpVerb::kUnknown, "", 500},
       {"RejectsVerbWithDigits", "HELO2 x", SmtpVerb::kUnknown, "", 500},
-      {"RejectsOverlongVerb", "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-       SmtpVerb::kUnknown, "", 500},
+      {"RejectsOverlongVerb", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", SmtpVerb::kUnknown,
+       "", 500},
   };
   for (const CommandCase& c : cases) {
     auto got = ParseSmtpCommand(c.line);
@@ -100,8 +99,8 @@ TEST(ParseMailFromTest, Table) {
        "501 5.5.4"},
       {"RejectsNonNumericSize", "FROM:<a@example.com> SIZE=12a", "",
        "501 5.5.4"},
-      {"RejectsHugeSize", "FROM:<a@example.com> SIZE=99999999999999999999",
-       "", "501 5.5.4"},
+      {"RejectsHugeSize", "FROM:<a@example.com> SIZE=99999999999999999999", "",
+       "501 5.5.4"},
       {"RejectsBinaryMime", "FROM:<a@example.com> BODY=BINARYMIME", "",
        "501 5.5.4"},
       {"RejectsSmtputf8WithValue", "FROM:<a@example.com> SMTPUTF8=yes", "",
@@ -152,8 +151,7 @@ struct RcptCase {
 
 TEST(ParseRcptToTest, Table) {
   const std::vector<RcptCase> cases = {
-      {"AcceptsPlainAddress", "TO:<b@example.org>", false, "b@example.org",
-       ""},
+      {"AcceptsPlainAddress", "TO:<b@example.org>", false, "b@example.org", ""},
       {"AcceptsBarePostmaster", "TO:<Postmaster>", false, "Postmaster", ""},
       {"AcceptsDsnParameters",
        "TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.org",

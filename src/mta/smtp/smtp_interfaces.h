@@ -97,7 +97,7 @@ struct Envelope {
   // over, and already named in the Received: header the session
   // prepended; the queue should store the message under this id.
   std::string queue_id;
-  std::string mail_from;  // "" for the null reverse path <>
+  std::string mail_from;           // "" for the null reverse path <>
   std::vector<Recipient> rcpt_to;  // accepted recipients, in RCPT order
   bool smtputf8 = false;
   // The client declared BODY=8BITMIME (or the data holds 8-bit bytes).
@@ -108,7 +108,7 @@ struct Envelope {
   std::string client_address;
   bool tls = false;
   std::string authenticated;  // SASL identity; empty if none
-  std::string protocol;  // what Received: says after "with", e.g. ESMTPSA
+  std::string protocol;       // what Received: says after "with", e.g. ESMTPSA
   std::chrono::system_clock::time_point received_at;
 };
 

@@ -2,6 +2,7 @@
 // commands (HELO/EHLO/LHLO, RSET, NOOP, QUIT, HELP, VRFY, EXPN, STARTTLS).
 #include "mta/smtp/smtp_session.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -22,17 +23,13 @@ constexpr std::array<S::CommandSpec, 15> kCommands = {{
     {SmtpVerb::kEhlo, kSmtpLike, &S::CmdHello},
     {SmtpVerb::kLhlo, S::kLmtpMode, &S::CmdHello},
     {SmtpVerb::kMail,
-     S::kAllModes | S::kNeedsHello | S::kNeedsTls | S::kNeedsAuth,
-     &S::CmdMail},
+     S::kAllModes | S::kNeedsHello | S::kNeedsTls | S::kNeedsAuth, &S::CmdMail},
     {SmtpVerb::kRcpt,
-     S::kAllModes | S::kNeedsHello | S::kNeedsTls | S::kNeedsAuth,
-     &S::CmdRcpt},
+     S::kAllModes | S::kNeedsHello | S::kNeedsTls | S::kNeedsAuth, &S::CmdRcpt},
     {SmtpVerb::kData,
-     S::kAllModes | S::kNeedsHello | S::kNeedsTls | S::kNeedsAuth,
-     &S::CmdData},
+     S::kAllModes | S::kNeedsHello | S::kNeedsTls | S::kNeedsAuth, &S::CmdData},
     {SmtpVerb::kBdat,
-     S::kAllModes | S::kNeedsHello | S::kNeedsTls | S::kNeedsAuth,
-     &S::CmdBdat},
+     S::kAllModes | S::kNeedsHello | S::kNeedsTls | S::kNeedsAuth, &S::CmdBdat},
     {SmtpVerb::kRset, S::kAllModes, &S::CmdRset},
     {SmtpVerb::kNoop, S::kAllModes, &S::CmdNoop},
     {SmtpVerb::kQuit, S::kAllModes, &S::CmdQuit},
@@ -163,8 +160,7 @@ Task<void> SmtpSession::Dispatch(const SmtpCommand& command) {
   // RFC 6409 §4.3: submission needs an authenticated client.
   if ((spec->flags & kNeedsAuth) && options_.mode == SmtpMode::kSubmission &&
       authenticated_.empty()) {
-    co_await Reject(command.name,
-                    530, "5.7.0", "Authentication required");
+    co_await Reject(command.name, 530, "5.7.0", "Authentication required");
     co_return;
   }
   co_await (this->*spec->handler)(command);
@@ -213,21 +209,21 @@ Task<void> SmtpSession::Reply(int code, std::string_view enhanced,
 }
 
 Task<void> SmtpSession::Reject(std::string_view command, int code,
-                               std::string_view enhanced,
-                               std::string_view text, std::string_view to) {
+                               std::string_view enhanced, std::string_view text,
+                               std::string_view to) {
   SmtpReply reply{code, std::string(enhanced), std::string(text)};
   co_await Reject(command, reply, to);
 }
 
-Task<void> SmtpSession::Reject(std::string_view command,
-                               const SmtpReply& reply, std::string_view to) {
-  std::string reply_text = std::to_string(reply.code) + " " + reply.enhanced +
-                           " " + reply.text;
-  conn_.log().Notice("reject", {{"command", command},
-                                {"reply", reply_text},
-                                {"from", FormatFrom()},
-                                {"to", to.empty() ? FormatTo()
-                                                  : std::string(to)}});
+Task<void> SmtpSession::Reject(std::string_view command, const SmtpReply& reply,
+                               std::string_view to) {
+  std::string reply_text =
+      std::to_string(reply.code) + " " + reply.enhanced + " " + reply.text;
+  conn_.log().Notice("reject",
+                     {{"command", command},
+                      {"reply", reply_text},
+                      {"from", FormatFrom()},
+                      {"to", to.empty() ? FormatTo() : std::string(to)}});
   co_await Reply(reply);
 }
 

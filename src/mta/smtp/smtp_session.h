@@ -47,7 +47,7 @@ enum class PlaintextAuth { kNever, kLoopback, kAlways };
 
 struct SmtpSessionOptions {
   SmtpMode mode = SmtpMode::kSmtp;
-  std::string hostname = "localhost";  // greeting, EHLO, Received:
+  std::string hostname = "localhost";            // greeting, EHLO, Received:
   uint64_t max_message_size = 50 * 1024 * 1024;  // advertised as SIZE
   int max_recipients = 100;
   uint64_t max_header_size = 256 * 1024;
@@ -72,9 +72,9 @@ Result<SmtpSessionOptions> SmtpSessionOptionsFromConfig(const Config& config,
 
 // What a session calls. Shared by all sessions of a listener.
 struct SmtpDependencies {
-  std::shared_ptr<RecipientPolicy> recipients;  // always required
-  std::shared_ptr<MessageSink> sink;            // kSmtp, kSubmission
-  std::shared_ptr<LmtpDelivery> lmtp;           // kLmtp
+  std::shared_ptr<RecipientPolicy> recipients;   // always required
+  std::shared_ptr<MessageSink> sink;             // kSmtp, kSubmission
+  std::shared_ptr<LmtpDelivery> lmtp;            // kLmtp
   std::shared_ptr<Authenticator> authenticator;  // kSubmission
 };
 

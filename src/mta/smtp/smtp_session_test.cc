@@ -96,8 +96,7 @@ class FakeLmtp : public LmtpDelivery {
 
 class FakeAuthenticator : public Authenticator {
  public:
-  Task<Result<std::string>> Authenticate(const SessionInfo&,
-                                         std::string_view,
+  Task<Result<std::string>> Authenticate(const SessionInfo&, std::string_view,
                                          std::string_view username,
                                          std::string_view password) override {
     if (username == "alice" && password == "secret") {
@@ -123,8 +122,8 @@ class TestServer {
     listener.name = "smtp";
     listener.endpoint = Endpoint{"127.0.0.1", 0};
     std::atomic<int>* finished = &finished_;
-    listener.handler = [inner = *handler, finished](Connection& conn)
-        -> Task<void> {
+    listener.handler = [inner = *handler,
+                        finished](Connection& conn) -> Task<void> {
       co_await inner(conn);
       ++*finished;
     };
@@ -176,9 +175,9 @@ class Client {
 
   void Send(std::string_view data) {
     while (!data.empty()) {
-      ssize_t n = ssl_ != nullptr
-                      ? SSL_write(ssl_, data.data(), static_cast<int>(data.size()))
-                      : write(fd_, data.data(), data.size());
+      ssize_t n = ssl_ != nullptr ? SSL_write(ssl_, data.data(),
+                                              static_cast<int>(data.size()))
+                                  : write(fd_, data.data(), data.size());
       if (n <= 0) return;
       data.remove_prefix(static_cast<size_t>(n));
     }
@@ -247,12 +246,12 @@ class Client {
   SSL* ssl_ = nullptr;
 };
 
-#define EXPECT_REPLY(client, prefix)                                   \
-  do {                                                                 \
-    std::string got_reply = (client).Reply();                          \
-    EXPECT_TRUE(got_reply.starts_with(prefix))                         \
-        << "got " << (got_reply.empty() ? "(nothing)" : got_reply)     \
-        << ", want " << (prefix);                                      \
+#define EXPECT_REPLY(client, prefix)                               \
+  do {                                                             \
+    std::string got_reply = (client).Reply();                      \
+    EXPECT_TRUE(got_reply.starts_with(prefix))                     \
+        << "got " << (got_reply.empty() ? "(nothing)" : got_reply) \
+        << ", want " << (prefix);                                  \
   } while (false)
 
 // Returns the message without the Received: header the session added, or
@@ -308,9 +307,8 @@ TEST_F(SmtpSessionTest, DeliversOneMessageToTheSink) {
   TestServer server(TestOptions(), Deps());
   std::string ehlo;
   auto client = Greet(server, &ehlo);
-  for (const char* keyword :
-       {"PIPELINING", "SIZE 10000", "8BITMIME", "ENHANCEDSTATUSCODES",
-        "SMTPUTF8", "CHUNKING"}) {
+  for (const char* keyword : {"PIPELINING", "SIZE 10000", "8BITMIME",
+                              "ENHANCEDSTATUSCODES", "SMTPUTF8", "CHUNKING"}) {
     EXPECT_NE(ehlo.find(keyword), std::string::npos)
         << "EHLO lacks " << keyword << ": " << ehlo;
   }
@@ -339,10 +337,10 @@ TEST_F(SmtpSessionTest, DeliversOneMessageToTheSink) {
   EXPECT_EQ(envelope.protocol, "ESMTP");
   EXPECT_EQ(WithoutReceived(stored[0].data),
             "Subject: hi\r\n\r\n.dot\r\nbody\r\n");
-  std::string want_start = "Received: from client.test ([127.0.0.1])\r\n"
-                           "\tby mx.test with ESMTP id " +
-                           envelope.queue_id +
-                           "\r\n\tfor <rcpt@example.com>; ";
+  std::string want_start =
+      "Received: from client.test ([127.0.0.1])\r\n"
+      "\tby mx.test with ESMTP id " +
+      envelope.queue_id + "\r\n\tfor <rcpt@example.com>; ";
   EXPECT_TRUE(stored[0].data.starts_with(want_start))
       << "got " << stored[0].data;
 }
@@ -389,8 +387,9 @@ TEST_F(SmtpSessionTest, RefusesRelayFromUntrustedClient) {
 TEST_F(SmtpSessionTest, AllowsRelayFromTrustedNetwork) {
   TestServer server(TestOptions(), Deps());
   auto client = Greet(server);
-  client->Send("MAIL FROM:<a@example.org>\r\n"
-               "RCPT TO:<someone@elsewhere.example>\r\n");
+  client->Send(
+      "MAIL FROM:<a@example.org>\r\n"
+      "RCPT TO:<someone@elsewhere.example>\r\n");
   EXPECT_REPLY(*client, "250");
   EXPECT_REPLY(*client, "250 2.1.5");
 }
@@ -465,8 +464,9 @@ TEST_F(SmtpSessionTest, DiscardsRefusedBdatChunk) {
   client->Send("BDAT 20\r\nRSET\r\nMAIL FROM:<>\r\nNOOP\r\n");
   EXPECT_REPLY(*client, "503 5.5.1");
   EXPECT_REPLY(*client, "250 2.0.0");
-  client->Send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
-               "BDAT 20000 LAST\r\n");
+  client->Send(
+      "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+      "BDAT 20000 LAST\r\n");
   EXPECT_REPLY(*client, "250");
   EXPECT_REPLY(*client, "250");
   client->Send(std::string(20000, 'z'));
@@ -480,10 +480,9 @@ TEST_F(SmtpSessionTest, DiscardsRefusedBdatChunk) {
 // Each variant is followed by a would-be second transaction and the real
 // end of data.
 const std::vector<std::pair<std::string, std::string>> kSmugglingVariants = {
-    {"LfDotLf", "\n.\n"},       {"LfDotCrlf", "\n.\r\n"},
-    {"CrlfDotLf", "\r\n.\n"},   {"CrDotCr", "\r.\r"},
-    {"CrDotCrlf", "\r.\r\n"},   {"CrlfDotCr", "\r\n.\r"},
-    {"LfDotCr", "\n.\r"},       {"CrDotLf", "\r.\n"},
+    {"LfDotLf", "\n.\n"}, {"LfDotCrlf", "\n.\r\n"}, {"CrlfDotLf", "\r\n.\n"},
+    {"CrDotCr", "\r.\r"}, {"CrDotCrlf", "\r.\r\n"}, {"CrlfDotCr", "\r\n.\r"},
+    {"LfDotCr", "\n.\r"}, {"CrDotLf", "\r.\n"},
 };
 const std::string kSmuggled =
     "MAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.com>\r\n"
@@ -493,8 +492,9 @@ TEST_F(SmtpSessionTest, RejectsEverySmugglingVariant) {
   TestServer server(TestOptions(), Deps());
   auto client = Greet(server);
   for (const auto& [name, variant] : kSmugglingVariants) {
-    client->Send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
-                 "DATA\r\n");
+    client->Send(
+        "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+        "DATA\r\n");
     EXPECT_REPLY(*client, "250");
     EXPECT_REPLY(*client, "250");
     EXPECT_REPLY(*client, "354");
@@ -504,8 +504,7 @@ TEST_F(SmtpSessionTest, RejectsEverySmugglingVariant) {
     // Nothing else is pending: the next reply answers NOOP.
     client->Send("NOOP\r\n");
     reply = client->Reply();
-    EXPECT_TRUE(reply.starts_with("250 2.0.0 Ok")) << name << ": got "
-                                                   << reply;
+    EXPECT_TRUE(reply.starts_with("250 2.0.0 Ok")) << name << ": got " << reply;
   }
   EXPECT_TRUE(sink_->stored().empty());
 }
@@ -517,8 +516,9 @@ TEST_F(SmtpSessionTest, NormalizesSmugglingVariantsIntoOneMessage) {
   auto client = Greet(server);
   size_t want_count = 0;
   for (const auto& [name, variant] : kSmugglingVariants) {
-    client->Send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
-                 "DATA\r\n");
+    client->Send(
+        "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+        "DATA\r\n");
     EXPECT_REPLY(*client, "250");
     EXPECT_REPLY(*client, "250");
     EXPECT_REPLY(*client, "354");
@@ -528,8 +528,7 @@ TEST_F(SmtpSessionTest, NormalizesSmugglingVariantsIntoOneMessage) {
         << name << ": got " << reply;
     client->Send("NOOP\r\n");
     reply = client->Reply();
-    EXPECT_TRUE(reply.starts_with("250 2.0.0 Ok")) << name << ": got "
-                                                   << reply;
+    EXPECT_TRUE(reply.starts_with("250 2.0.0 Ok")) << name << ": got " << reply;
     ++want_count;
     auto stored = sink_->stored();
     ASSERT_EQ(stored.size(), want_count) << name;
@@ -563,8 +562,9 @@ TEST_F(SmtpSessionTest, RefusesTransactionBeforeEhlo) {
   TestServer server(TestOptions(), Deps());
   Client client(server.port());
   EXPECT_REPLY(client, "220 ");
-  client.Send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
-              "DATA\r\nNOOP\r\nVRFY root\r\n");
+  client.Send(
+      "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+      "DATA\r\nNOOP\r\nVRFY root\r\n");
   EXPECT_REPLY(client, "503 5.5.1");
   EXPECT_REPLY(client, "503 5.5.1");
   EXPECT_REPLY(client, "503 5.5.1");
@@ -575,9 +575,10 @@ TEST_F(SmtpSessionTest, RefusesTransactionBeforeEhlo) {
 TEST_F(SmtpSessionTest, RefusesDataOutOfSequence) {
   TestServer server(TestOptions(), Deps());
   auto client = Greet(server);
-  client->Send("DATA\r\nMAIL FROM:<a@example.org>\r\nDATA\r\n"
-               "RCPT TO:<unknown@example.com>\r\nDATA\r\n"
-               "RCPT TO:<b@example.com>\r\nDATA extra\r\nRSET\r\nDATA\r\n");
+  client->Send(
+      "DATA\r\nMAIL FROM:<a@example.org>\r\nDATA\r\n"
+      "RCPT TO:<unknown@example.com>\r\nDATA\r\n"
+      "RCPT TO:<b@example.com>\r\nDATA extra\r\nRSET\r\nDATA\r\n");
   EXPECT_REPLY(*client, "503 5.5.1");  // no MAIL
   EXPECT_REPLY(*client, "250");
   EXPECT_REPLY(*client, "503 5.5.1");  // no RCPT
@@ -593,8 +594,9 @@ TEST_F(SmtpSessionTest, DropsMessageWhenClientVanishesMidData) {
   TestServer server(TestOptions(), Deps());
   {
     auto client = Greet(server);
-    client->Send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
-                 "DATA\r\n");
+    client->Send(
+        "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+        "DATA\r\n");
     EXPECT_REPLY(*client, "250");
     EXPECT_REPLY(*client, "250");
     EXPECT_REPLY(*client, "354");
@@ -627,9 +629,10 @@ TEST_F(SmtpSessionTest, LmtpRepliesOncePerRecipient) {
   EXPECT_REPLY(client, "500 5.5.2");  // RFC 2033 §4.1
   client.Send("LHLO client.test\r\n");
   EXPECT_REPLY(client, "250-mx.test");
-  client.Send("MAIL FROM:<a@example.org>\r\nRCPT TO:<x@example.com>\r\n"
-              "RCPT TO:<unknown@example.com>\r\nRCPT TO:<full@example.com>\r\n"
-              "DATA\r\n");
+  client.Send(
+      "MAIL FROM:<a@example.org>\r\nRCPT TO:<x@example.com>\r\n"
+      "RCPT TO:<unknown@example.com>\r\nRCPT TO:<full@example.com>\r\n"
+      "DATA\r\n");
   EXPECT_REPLY(client, "250");
   EXPECT_REPLY(client, "250");
   EXPECT_REPLY(client, "550 5.1.1");
@@ -648,8 +651,9 @@ TEST_F(SmtpSessionTest, LmtpRepliesOncePerRecipient) {
   EXPECT_TRUE(sink_->stored().empty());
 
   // BDAT LAST in LMTP also answers per recipient.
-  client.Send("MAIL FROM:<>\r\nRCPT TO:<full@example.com>\r\n"
-              "RCPT TO:<y@example.com>\r\nBDAT 3 LAST\r\nx\r\n");
+  client.Send(
+      "MAIL FROM:<>\r\nRCPT TO:<full@example.com>\r\n"
+      "RCPT TO:<y@example.com>\r\nBDAT 3 LAST\r\nx\r\n");
   EXPECT_REPLY(client, "250");
   EXPECT_REPLY(client, "250");
   EXPECT_REPLY(client, "250");
@@ -685,8 +689,9 @@ TEST_F(SmtpSessionTest, SubmissionRequiresAuthentication) {
   client->Send("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
   EXPECT_REPLY(*client, "503 5.5.1");
 
-  client->Send("MAIL FROM:<alice@example.com>\r\n"
-               "RCPT TO:<bob@elsewhere.example>\r\nDATA\r\n");
+  client->Send(
+      "MAIL FROM:<alice@example.com>\r\n"
+      "RCPT TO:<bob@elsewhere.example>\r\nDATA\r\n");
   EXPECT_REPLY(*client, "250");
   EXPECT_REPLY(*client, "250");
   EXPECT_REPLY(*client, "354");
@@ -712,9 +717,10 @@ TEST_F(SmtpSessionTest, SubmissionRefusesPlaintextAuthWhenConfigured) {
 TEST_F(SmtpSessionTest, HeloDisablesExtensions) {
   TestServer server(TestOptions(), Deps());
   auto client = Greet(server, nullptr, "HELO old.client\r\n");
-  client->Send("MAIL FROM:<a@example.org> SIZE=10\r\n"
-               "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
-               "DATA\r\n");
+  client->Send(
+      "MAIL FROM:<a@example.org> SIZE=10\r\n"
+      "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+      "DATA\r\n");
   EXPECT_REPLY(*client, "555 5.5.4");
   EXPECT_REPLY(*client, "250");
   EXPECT_REPLY(*client, "250");
@@ -767,8 +773,9 @@ TEST_F(SmtpTlsTest, StartTlsDiscardsPipelinedPlaintext) {
   client->Send("STARTTLS\r\n");
   EXPECT_REPLY(*client, "503 5.5.1");
 
-  client->Send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
-               "DATA\r\n");
+  client->Send(
+      "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+      "DATA\r\n");
   EXPECT_REPLY(*client, "250 2.1.0");
   EXPECT_REPLY(*client, "250 2.1.5");
   EXPECT_REPLY(*client, "354");
