@@ -100,6 +100,8 @@ SmtpSession::SmtpSession(Connection& conn, const SmtpSessionOptions& options,
 
 Task<void> SmtpSession::Run() {
   conn_.SetTimeout(options_.command_timeout);
+  // TODO(corvus): no pregreet check (a client talking before the 220 is
+  // a spam bot); without it such clients cost a full session each.
   std::string_view product =
       options_.mode == SmtpMode::kLmtp ? "LMTP" : "ESMTP";
   conn_.Queue("220 " + options_.hostname + " " + std::string(product) +
@@ -333,6 +335,9 @@ Task<void> SmtpSession::CmdHello(const SmtpCommand& command) {
       "ENHANCEDSTATUSCODES",
       "SMTPUTF8",
       "CHUNKING",
+      // TODO(corvus): DSN is advertised and its parameters reach the
+      // Envelope, but success/delay notices depend on the queue honouring
+      // NOTIFY; until it does, clients asking for them get none.
       "DSN",
   };
   if (conn_.tls_available() && !conn_.is_tls()) lines.push_back("STARTTLS");
