@@ -24,9 +24,8 @@ bool IsWsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 // RFC 5322 §3.2.3 specials that matter for address structure. '.' is kept
 // inside atoms (obs-phrase allows it, and local parts contain it).
 bool IsSpecial(char c) {
-  return c == '<' || c == '>' || c == ',' || c == ':' || c == ';' ||
-         c == '@' || c == '(' || c == ')' || c == '"' || c == '[' ||
-         c == ']';
+  return c == '<' || c == '>' || c == ',' || c == ':' || c == ';' || c == '@' ||
+         c == '(' || c == ')' || c == '"' || c == '[' || c == ']';
 }
 
 // Reads a delimited run that may contain backslash escapes, starting just
@@ -66,8 +65,8 @@ std::vector<Token> Lex(std::string_view s) {
       size_t begin = pos++;
       while (pos < s.size() && s[pos] != ']') ++pos;
       if (pos < s.size()) ++pos;
-      tokens.push_back(
-          {TokenKind::kDomainLiteral, std::string(s.substr(begin, pos - begin))});
+      tokens.push_back({TokenKind::kDomainLiteral,
+                        std::string(s.substr(begin, pos - begin))});
     } else if (IsSpecial(c)) {
       ++pos;
       tokens.push_back({TokenKind::kSpecial, std::string(1, c), c});
@@ -170,8 +169,8 @@ class Parser {
       if (!in_group_) {
         CloseGroup();
         in_group_ = true;
-        out_.push_back(
-            {Address::Kind::kGroupStart, "", "", Phrase(begin, phrase_end), ""});
+        out_.push_back({Address::Kind::kGroupStart, "", "",
+                        Phrase(begin, phrase_end), ""});
       }
     } else if (c == '@') {
       size_t domain_begin = pos_;

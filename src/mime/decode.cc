@@ -43,7 +43,8 @@ std::optional<std::string> DecodeParam(std::string_view header_value,
     GMimeContentDisposition* cd =
         g_mime_content_disposition_parse(nullptr, value.c_str());
     if (cd == nullptr) return std::nullopt;
-    if (const char* v = g_mime_content_disposition_get_parameter(cd, key.c_str())) {
+    if (const char* v =
+            g_mime_content_disposition_get_parameter(cd, key.c_str())) {
       result = v;
     }
     g_object_unref(cd);

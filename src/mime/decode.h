@@ -34,8 +34,7 @@ std::optional<std::string> DecodeParam(std::string_view header_value,
 // Returns the file name of `part` of the message `raw`: the
 // Content-Disposition filename, else the Content-Type name, decoded;
 // nullopt if neither is present.
-std::optional<std::string> PartFilename(std::string_view raw,
-                                        const Part& part);
+std::optional<std::string> PartFilename(std::string_view raw, const Part& part);
 
 }  // namespace corvus::mime
 

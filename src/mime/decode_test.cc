@@ -25,8 +25,7 @@ TEST(DecodeHeaderText, DecodesEncodedWords) {
   };
   for (const Case& c : cases) {
     std::string got = DecodeHeaderText(c.in);
-    EXPECT_EQ(got, c.want) << c.name << ": got " << got << ", want "
-                           << c.want;
+    EXPECT_EQ(got, c.want) << c.name << ": got " << got << ", want " << c.want;
   }
 }
 
@@ -45,8 +44,7 @@ TEST(PartFilename, DecodesRfc2231AndFallsBackToName) {
       {"ContentTypeName",
        testing::Crlf("Content-Type: application/pdf; name=\"r.pdf\"\n\nx"),
        "r.pdf"},
-      {"NoName", testing::Crlf("Content-Type: text/plain\n\nx"),
-       std::nullopt},
+      {"NoName", testing::Crlf("Content-Type: text/plain\n\nx"), std::nullopt},
   };
   for (const Case& c : cases) {
     Message m = ParseMessage(c.raw);

@@ -116,7 +116,8 @@ std::optional<std::string> ResolveParam(const std::vector<Param>& params,
   }
   std::string extended = std::string(name) + "*";
   for (const Param& p : params) {
-    if (EqualsIgnoreCase(p.name, extended)) return DecodeExtended(p.value, true);
+    if (EqualsIgnoreCase(p.name, extended))
+      return DecodeExtended(p.value, true);
   }
 
   // Continuations: name*0, name*1, ... in order; the search is bounded by

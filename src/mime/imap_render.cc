@@ -36,8 +36,8 @@ void AppendString(std::string& out, std::string_view value) {
 }
 
 void AppendNilOr(std::string& out, const std::string& s) {
-  AppendImapString(out, s.empty() ? std::nullopt
-                                  : std::optional<std::string_view>(s));
+  AppendImapString(
+      out, s.empty() ? std::nullopt : std::optional<std::string_view>(s));
 }
 
 void AppendAddresses(std::string& out, const std::vector<Address>& list) {
@@ -191,8 +191,7 @@ void AppendPart(std::string& out, const Part& part, bool extended) {
 
 }  // namespace
 
-void AppendImapString(std::string& out,
-                      std::optional<std::string_view> value) {
+void AppendImapString(std::string& out, std::optional<std::string_view> value) {
   if (!value) {
     out += "NIL";
     return;

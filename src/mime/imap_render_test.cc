@@ -30,8 +30,7 @@ TEST(AppendImapString, ChoosesNilQuotedOrLiteral) {
   for (const Case& c : cases) {
     std::string got;
     AppendImapString(got, c.value);
-    EXPECT_EQ(got, c.want) << c.name << ": got " << got << ", want "
-                           << c.want;
+    EXPECT_EQ(got, c.want) << c.name << ": got " << got << ", want " << c.want;
   }
 }
 

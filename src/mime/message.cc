@@ -26,8 +26,8 @@ struct HeaderSplit {
 HeaderSplit SplitEntity(std::string_view raw, size_t begin, size_t end) {
   size_t pos = begin;
   while (pos < end) {
-    const char* nl_ptr =
-        static_cast<const char*>(std::memchr(raw.data() + pos, '\n', end - pos));
+    const char* nl_ptr = static_cast<const char*>(
+        std::memchr(raw.data() + pos, '\n', end - pos));
     size_t line_end = nl_ptr ? nl_ptr - raw.data() + 1 : end;
     std::string_view line = raw.substr(pos, line_end - pos);
     if (line == "\n" || line == "\r\n") {
@@ -180,7 +180,8 @@ class Walker {
       part.type = "message";
       part.subtype = "rfc822";
     }
-    if (std::optional<std::string_view> ct = FindField(fields, "Content-Type")) {
+    if (std::optional<std::string_view> ct =
+            FindField(fields, "Content-Type")) {
       part.has_content_type = true;
       TypedValue tv = ParseTypedValue(*ct);
       part.params = std::move(tv.params);

@@ -92,8 +92,8 @@ struct Part {
   std::optional<std::string> md5;          // Content-MD5
   std::optional<std::string> disposition;  // Content-Disposition token
   std::vector<Param> disposition_params;
-  std::vector<std::string> languages;      // Content-Language tags
-  std::optional<std::string> location;     // Content-Location
+  std::vector<std::string> languages;   // Content-Language tags
+  std::optional<std::string> location;  // Content-Location
 
   // Lines in the body: LF count, plus one for an unterminated last line.
   size_t body_lines = 0;
@@ -121,8 +121,8 @@ struct Part {
 };
 
 struct Message {
-  Part root;              // header = message header; envelope is set
-  size_t part_count = 0;  // all parts, the root included
+  Part root;               // header = message header; envelope is set
+  size_t part_count = 0;   // all parts, the root included
   bool truncated = false;  // a limit was hit somewhere
 };
 

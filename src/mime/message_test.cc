@@ -49,12 +49,11 @@ TEST(ParseMessage, BuildsTheExpectedTree) {
     const char* want;
   };
   const Case cases[] = {
-      {"NoContentTypeIsTextPlain", Crlf("Subject: x\n\nhello\n"),
-       "text/plain"},
+      {"NoContentTypeIsTextPlain", Crlf("Subject: x\n\nhello\n"), "text/plain"},
       {"EmptyMessage", "", "text/plain"},
       {"HeaderOnlyMessage", Crlf("Subject: x\n"), "text/plain"},
-      {"InvalidContentTypeIsTextPlain",
-       Crlf("Content-Type: text\n\nx\n"), "text/plain"},
+      {"InvalidContentTypeIsTextPlain", Crlf("Content-Type: text\n\nx\n"),
+       "text/plain"},
       {"NestedMultipartsAndRfc822", Crlf(kNested),
        "multipart/mixed[text/plain,multipart/alternative[text/plain,"
        "text/html],message/rfc822[text/plain]]"},
@@ -106,11 +105,10 @@ TEST(ParseMessage, BuildsTheExpectedTree) {
        Crlf("Content-Type: multipart/mixed\n\tboundary=\"b\"\n\n--b\n\nx\n"
             "--b--\n"),
        "multipart/mixed[text/plain]"},
-      {"SpacesAroundSlash",
-       Crlf("Content-Type: text / html\n\nx\n"), "text/html"},
-      {"TypeIsLowerCased",
-       Crlf("Content-Type: TEXT/HTML; charset=UTF-8\n\n<p>\n"),
+      {"SpacesAroundSlash", Crlf("Content-Type: text / html\n\nx\n"),
        "text/html"},
+      {"TypeIsLowerCased",
+       Crlf("Content-Type: TEXT/HTML; charset=UTF-8\n\n<p>\n"), "text/html"},
       {"ContentTypeWithComment",
        Crlf("Content-Type: multipart/mixed (c); boundary=\"b\" (d)\n\n"
             "--b\n\nx\n--b--\n"),
@@ -119,8 +117,7 @@ TEST(ParseMessage, BuildsTheExpectedTree) {
   for (const Case& c : cases) {
     Message m = ParseMessage(c.raw);
     std::string got = Shape(m.root);
-    EXPECT_EQ(got, c.want) << c.name << ": got " << got << ", want "
-                           << c.want;
+    EXPECT_EQ(got, c.want) << c.name << ": got " << got << ", want " << c.want;
   }
 }
 

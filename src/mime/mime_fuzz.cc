@@ -25,9 +25,12 @@ void Visit(std::string_view raw, const Message& m, const Part& part,
   CheckRange(raw, part.header);
   CheckRange(raw, part.body);
   if (budget <= 0) return;
-  static const char* const kSuffixes[] = {
-      "", ".MIME", ".HEADER", ".TEXT", ".HEADER.FIELDS (From Subject)",
-      ".HEADER.FIELDS.NOT (Content-Type)"};
+  static const char* const kSuffixes[] = {"",
+                                          ".MIME",
+                                          ".HEADER",
+                                          ".TEXT",
+                                          ".HEADER.FIELDS (From Subject)",
+                                          ".HEADER.FIELDS.NOT (Content-Type)"};
   for (const char* suffix : kSuffixes) {
     std::string section = path + suffix;
     if (path.empty() && section.starts_with('.')) section.erase(0, 1);

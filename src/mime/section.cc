@@ -136,16 +136,15 @@ Result<Keyword> ParseKeyword(std::string_view text) {
 
 }  // namespace
 
-Result<SectionData> ExtractSection(std::string_view raw,
-                                   const Message& message,
+Result<SectionData> ExtractSection(std::string_view raw, const Message& message,
                                    std::string_view section) {
   // Part path: nz-number *("." nz-number).
   std::vector<unsigned> path;
   size_t pos = 0;
   while (pos < section.size() && IsDigit(section[pos])) {
     unsigned n = 0;
-    auto [end, ec] =
-        std::from_chars(section.data() + pos, section.data() + section.size(), n);
+    auto [end, ec] = std::from_chars(section.data() + pos,
+                                     section.data() + section.size(), n);
     if (ec != std::errc() || n == 0) {
       return Fail(ErrorCode::kInvalid, "bad section part number");
     }
@@ -167,7 +166,8 @@ Result<SectionData> ExtractSection(std::string_view raw,
   // are reported as such whatever the message looks like.
   Result<Keyword> keyword = ParseKeyword(text);
   if (!keyword) {
-    return Fail(std::move(keyword.error()).With("section", std::string(section)));
+    return Fail(
+        std::move(keyword.error()).With("section", std::string(section)));
   }
   if (keyword->kind == Keyword::kMime && path.empty()) {
     return Fail(ErrorCode::kInvalid, "MIME needs a part number");
@@ -175,7 +175,8 @@ Result<SectionData> ExtractSection(std::string_view raw,
 
   Result<Target> target = Resolve(message, path);
   if (!target) {
-    return Fail(std::move(target.error()).With("section", std::string(section)));
+    return Fail(
+        std::move(target.error()).With("section", std::string(section)));
   }
   const Part& part = *target->part;
   if (keyword->kind == Keyword::kNone) {
@@ -194,8 +195,8 @@ Result<SectionData> ExtractSection(std::string_view raw,
   } else if (part.IsMessage()) {
     msg = &part.children[0];
   } else {
-    return Fail(Error{ErrorCode::kNotFound, "part is not a message", {}}
-                    .With("section", std::string(section)));
+    return Fail(Error{ErrorCode::kNotFound, "part is not a message", {}}.With(
+        "section", std::string(section)));
   }
   switch (keyword->kind) {
     case Keyword::kHeader:
@@ -204,9 +205,9 @@ Result<SectionData> ExtractSection(std::string_view raw,
       return SectionData{msg->body, std::nullopt};
     case Keyword::kFields:
     case Keyword::kFieldsNot:
-      return SectionData{
-          msg->header, FilterHeader(msg->header.Of(raw), keyword->fields,
-                                    keyword->kind == Keyword::kFieldsNot)};
+      return SectionData{msg->header,
+                         FilterHeader(msg->header.Of(raw), keyword->fields,
+                                      keyword->kind == Keyword::kFieldsNot)};
     default:
       break;
   }

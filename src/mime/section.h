@@ -36,8 +36,7 @@ struct SectionData {
 // Errors: kInvalid for syntax (bad number, unknown keyword, MIME without
 // a part number, malformed field list); kNotFound for a part number the
 // message does not have, or HEADER/TEXT on a part that is not a message.
-Result<SectionData> ExtractSection(std::string_view raw,
-                                   const Message& message,
+Result<SectionData> ExtractSection(std::string_view raw, const Message& message,
                                    std::string_view section);
 
 }  // namespace corvus::mime

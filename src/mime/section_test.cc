@@ -53,12 +53,10 @@ TEST(ExtractSection, ServesStoredBytes) {
   };
   const Case cases[] = {
       {"", kRaw},
-      {"HEADER",
-       Crlf("Subject: top\nFrom: a@b\n"
-            "Content-Type: multipart/mixed; boundary=b\n\n")},
+      {"HEADER", Crlf("Subject: top\nFrom: a@b\n"
+                      "Content-Type: multipart/mixed; boundary=b\n\n")},
       {"header.fields (subject FROM)", Crlf("Subject: top\nFrom: a@b\n\n")},
-      {"HEADER.FIELDS.NOT (Content-Type)",
-       Crlf("Subject: top\nFrom: a@b\n\n")},
+      {"HEADER.FIELDS.NOT (Content-Type)", Crlf("Subject: top\nFrom: a@b\n\n")},
       {"HEADER.FIELDS (\"X-None\")", "\r\n"},
       {"1", "one"},
       {"1.MIME", Crlf("Content-Type: text/plain\n\n")},
@@ -114,8 +112,8 @@ TEST(ExtractSection, RejectsBadSections) {
     Result<SectionData> got = ExtractSection(kRaw, m, c.section);
     ASSERT_FALSE(got) << c.section << ": got success, want an error";
     EXPECT_EQ(got.error().code, c.want)
-        << c.section << ": got " << ErrorCodeName(got.error().code)
-        << ", want " << ErrorCodeName(c.want);
+        << c.section << ": got " << ErrorCodeName(got.error().code) << ", want "
+        << ErrorCodeName(c.want);
   }
 }
 
