@@ -126,6 +126,12 @@ struct Message {
   bool truncated = false;  // a limit was hit somewhere
 };
 
+// TODO(corvus): a Message has no compact serialised form yet, so the store
+// can cache the rendered ENVELOPE/BODYSTRUCTURE strings but must re-parse
+// the blob (O(size)) to serve each BODY[section] fetch.
+// TODO(corvus): a bare CR is not a line break; mail with CR-only line
+// endings parses as one long header line (Python splits it).
+//
 // Parses `raw` into a part tree. Never fails. The tree holds offsets into
 // `raw`, not views; keep the same bytes to slice sections later.
 Message ParseMessage(std::string_view raw);
