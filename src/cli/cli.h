@@ -51,6 +51,8 @@ struct Context {
 void AddInitCommand(CLI::App& app, Context& context);
 void AddServeCommand(CLI::App& app, Context& context);
 void AddDirectoryCommands(CLI::App& app, Context& context);
+void AddQueueCommands(CLI::App& app, Context& context);
+void AddStoreCommands(CLI::App& app, Context& context);
 
 }  // namespace corvus::cli
 

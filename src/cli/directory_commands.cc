@@ -226,7 +226,7 @@ void AddAccountCommands(CLI::App& app, Context& context) {
   // lock, unlock: the same body with a different target status.
   for (auto [verb, status, help] :
        {std::tuple{"lock", AccountStatus::kLocked,
-                   "Refuse logins and deliveries to an account"},
+                   "Refuse logins to an account (mail is still delivered)"},
         std::tuple{"unlock", AccountStatus::kActive,
                    "Make a locked account active again"}}) {
     CLI::App* sub = account->add_subcommand(verb, help);

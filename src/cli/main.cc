@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   corvus::cli::AddInitCommand(app, context);
   corvus::cli::AddServeCommand(app, context);
   corvus::cli::AddDirectoryCommands(app, context);
+  corvus::cli::AddQueueCommands(app, context);
+  corvus::cli::AddStoreCommands(app, context);
 
   try {
     app.parse(argc, argv);

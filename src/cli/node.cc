@@ -7,6 +7,7 @@
 #include "mta/queue/queue.h"
 #include "mta/queue/router.h"
 #include "mta/smtp/smtp_session.h"
+#include "store/collector.h"
 #include "store/store.h"
 
 namespace corvus {
@@ -43,8 +44,34 @@ class NodeImpl final : public Node {
     deps.recipients = policy_;
     deps.lmtp = std::make_shared<StoreLmtpDelivery>(
         *store_, *directory_, log_.With("role", "mailbox"));
+    collector_ = std::make_unique<OrphanCollector>(
+        *store_, std::chrono::seconds(config_.store.orphan_grace_seconds));
+    server.Spawn([this, &server] { return CollectOrphans(server); });
     return ListenSmtp(server, "lmtp", config_.listen.lmtp, mta::SmtpMode::kLmtp,
                       false, deps);
+  }
+
+  // Runs the orphan collector every collector_interval_seconds.
+  Task<void> CollectOrphans(Server& server) {
+    Logger log = log_.With("role", "mailbox").With("service", "collector");
+    auto interval =
+        std::chrono::seconds(config_.store.collector_interval_seconds);
+    auto next = std::chrono::steady_clock::now() + interval;
+    while (!server.stopping()) {
+      if (std::chrono::steady_clock::now() < next) {
+        co_await SleepFor(std::chrono::milliseconds(250));
+        continue;
+      }
+      Result<CollectorStats> stats = CollectorStats{};
+      co_await Offload([&] { stats = collector_->RunOnce(); });
+      if (!stats) {
+        log.Error("collect_failed", {{"error", stats.error().ToString()}});
+      } else if (stats->orphans_removed + stats->staging_removed > 0) {
+        log.Notice("collected", {{"orphans", stats->orphans_removed},
+                                 {"staging", stats->staging_removed}});
+      }
+      next = std::chrono::steady_clock::now() + interval;
+    }
   }
 
   // The mta role: queue, routing, delivery agent, and the SMTP listeners.
@@ -111,6 +138,7 @@ class NodeImpl final : public Node {
   std::unique_ptr<Directory> directory_;
   std::shared_ptr<DirectoryRecipientPolicy> policy_;
   std::unique_ptr<MessageStore> store_;
+  std::unique_ptr<OrphanCollector> collector_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<DeliveryAgent> agent_;

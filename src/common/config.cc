@@ -263,7 +263,13 @@ Status ReadQueue(TableReader& r, QueueConfig& c) {
 
 Status ReadStore(TableReader& r, StoreConfig& c) {
   if (auto s = r.Path("path", c.path); !s) return s;
-  return r.Int("orphan_grace_seconds", c.orphan_grace_seconds, 0, 30 * 86400);
+  if (auto s = r.Int("orphan_grace_seconds", c.orphan_grace_seconds, 0,
+                     30 * 86400);
+      !s) {
+    return s;
+  }
+  return r.Int("collector_interval_seconds", c.collector_interval_seconds, 1,
+               86400);
 }
 
 // Cross-field checks that no single key can express.

@@ -115,6 +115,7 @@ struct QueueConfig {
 struct StoreConfig {
   std::filesystem::path path = "store";  // relative to data_dir
   int orphan_grace_seconds = 3600;
+  int collector_interval_seconds = 900;  // how often the collector runs
 };
 
 struct Config {
