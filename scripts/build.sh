@@ -2,7 +2,7 @@
 # Configures and builds Corvus with CMake and Ninja.
 #   scripts/build.sh             release build in build/
 #   scripts/build.sh --sanitize  ASan + UBSan build in build-asan/
-#   scripts/build.sh --fuzz      libFuzzer targets (clang) in build-fuzz/
+#   scripts/build.sh --fuzz      libFuzzer targets (clang 16) in build-fuzz/
 # Prints the build folder on the last line of stdout.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +17,7 @@ case "${1:-}" in
   --fuzz)
     dir="$root/build-fuzz"
     flags=(-DCORVUS_FUZZ=ON -DCORVUS_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug
-           -DCMAKE_CXX_COMPILER=clang++)
+           -DCMAKE_CXX_COMPILER=clang++-16)
     ;;
   "") ;;
   *) echo "usage: $0 [--sanitize|--fuzz]" >&2; exit 2 ;;
