@@ -35,6 +35,9 @@
 //     account has `account.id`.
 //   - DeleteAccount leaves aliases and lists that name the account in
 //     place; they resolve it as unknown from then on.
+//   - Authenticate reports a failing database as that failure (kTemporary
+//     when busy), not as "authentication failed": the client should be
+//     told to retry, and the error says nothing about the account.
 //
 // TODO(corvus): renaming an account (a new primary address keeping the
 // id) is not supported; today it takes delete and re-create, which
