@@ -348,10 +348,12 @@ TEST_F(AccountStoreTest, QuotaRefusesWhatWouldNotFit) {
   EXPECT_FALSE(*account_->QuotaAllows(10, 1));
   EXPECT_TRUE(*account_->QuotaAllows(0, 1000)) << "0 means unlimited";
 
+  uint64_t seq = *account_->LastJournalSeq();
   auto copy = account_->Copy("INBOX", AllUids(), "Archive", 10);
   ASSERT_FALSE(copy);
   EXPECT_TRUE(IsOverQuota(copy.error())) << copy.error().ToString();
   EXPECT_TRUE(Uids("Archive").empty()) << "refused copy changed something";
+  EXPECT_EQ(*account_->LastJournalSeq(), seq) << "refused copy journaled";
 
   // Expunging frees room again.
   std::vector<std::string> deleted = {"\\Deleted"};

@@ -176,8 +176,8 @@ Status BlobStore::EnsureFanout(std::string_view hash) {
   // A folder that already existed may have been made by a process that
   // crashed before flushing its parent, so flush the parents regardless
   // on first use in this process.
-  if (auto st = SyncFolder(top); !st) return st;
-  if (auto st = SyncFolder(blobs_dir_); !st) return st;
+  if (auto st = SyncCounted(top); !st) return st;
+  if (auto st = SyncCounted(blobs_dir_); !st) return st;
 
   std::lock_guard lock(mu_);
   fanout_ready_[index] = true;
@@ -226,6 +226,7 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
                  0640));
     if (fd.get() < 0) return Fail(IoError("cannot create", staging, errno));
     Status written = WriteAll(fd.get(), data, staging);
+    ++file_flushes_;
     if (written && ::fsync(fd.get()) != 0) {
       written = Fail(IoError("cannot flush", staging, errno));
     }
@@ -252,9 +253,14 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
   // deduplicated blob is flushed too: whoever renamed it there may not
   // have flushed yet.
   for (const fs::path& dir : touched_dirs) {
-    if (auto st = SyncFolder(dir); !st) return st;
+    if (auto st = SyncCounted(dir); !st) return st;
   }
   return {};
+}
+
+Status BlobStore::SyncCounted(const fs::path& dir) {
+  ++folder_flushes_;
+  return SyncFolder(dir);
 }
 
 Result<std::string> BlobStore::Read(std::string_view hash) const {

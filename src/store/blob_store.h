@@ -31,6 +31,7 @@
 #ifndef CORVUS_STORE_BLOB_STORE_H_
 #define CORVUS_STORE_BLOB_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -92,6 +93,16 @@ class BlobStore {
   // Unlinks the blob; ok if it was already gone. For the collector only.
   Status Remove(std::string_view hash);
 
+  // Flushes paid since Open(), for tests and benchmarks: fsyncs of
+  // staging files and of folders.
+  struct FlushCounts {
+    uint64_t files = 0;
+    uint64_t folders = 0;
+  };
+  FlushCounts flush_counts() const {
+    return {file_flushes_.load(), folder_flushes_.load()};
+  }
+
   // Where the blob named `hash` lives (whether or not it exists).
   // Requires IsBlobHash(hash).
   std::filesystem::path PathOf(std::string_view hash) const;
@@ -106,8 +117,13 @@ class BlobStore {
   Status EnsureFanout(std::string_view hash);
   std::filesystem::path NewStagingPath();
 
+  // SyncFolder() plus a count for flush_counts().
+  Status SyncCounted(const std::filesystem::path& dir);
+
   std::filesystem::path blobs_dir_;
   std::filesystem::path incoming_dir_;
+  std::atomic<uint64_t> file_flushes_{0};
+  std::atomic<uint64_t> folder_flushes_{0};
 
   std::mutex mu_;
   // One bit per leaf folder "ab/cd" (indexed by the first four hex digits):

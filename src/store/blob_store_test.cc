@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,41 @@ TEST_F(BlobStoreTest, PutManyStoresBatchWithDuplicates) {
   }
   EXPECT_EQ(CountFiles(root_ / "blobs"), 20u);
   EXPECT_EQ(CountFiles(root_ / "incoming"), 0u);
+}
+
+// Two different bodies whose blobs share one leaf folder (ab/cd).
+std::pair<std::string, std::string> BodiesSharingAFolder() {
+  std::map<std::string, std::string> seen;  // leaf prefix -> body
+  for (int i = 0; i < 200000; ++i) {
+    std::string body = "body " + std::to_string(i);
+    auto [it, inserted] = seen.emplace(Sha256Hex(body).substr(0, 4), body);
+    if (!inserted) return {it->second, body};
+  }
+  ADD_FAILURE() << "no two bodies share a folder";
+  return {};
+}
+
+TEST_F(BlobStoreTest, BatchFlushesEachFolderOnce) {
+  auto [a, b] = BodiesSharingAFolder();
+  std::string_view batch[] = {a, b};
+  ASSERT_TRUE(store_->PutMany(batch));
+  BlobStore::FlushCounts got = store_->flush_counts();
+  EXPECT_EQ(got.files, 2u);
+  // The leaf once, plus its two parents on first use of the fan-out.
+  EXPECT_EQ(got.folders, 3u);
+
+  // The same two blobs one by one in a fresh store pay the leaf twice.
+  auto single = BlobStore::Open(root_ / "single");
+  ASSERT_TRUE(single);
+  ASSERT_TRUE((*single)->Put(a));
+  ASSERT_TRUE((*single)->Put(b));
+  EXPECT_EQ((*single)->flush_counts().folders, 4u);
+
+  // Storing them again writes nothing but still flushes their folder.
+  ASSERT_TRUE(store_->PutMany(batch));
+  BlobStore::FlushCounts again = store_->flush_counts();
+  EXPECT_EQ(again.files, 2u) << "an existing blob was rewritten";
+  EXPECT_EQ(again.folders, 4u);
 }
 
 TEST_F(BlobStoreTest, ReportsMissingAndMalformed) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace corvus {
 namespace {
@@ -149,6 +150,26 @@ TEST_F(CollectorTest, UnreadableAccountAbortsWithoutRemoving) {
   auto retry = collector.RunOnce();
   ASSERT_TRUE(retry) << "scan state not released after failure";
   EXPECT_FALSE(Exists(orphan));
+}
+
+TEST_F(CollectorTest, SparesOrphanReusedByDeliveryDuringScan) {
+  // The race the pins close: the collector has read the accounts and found
+  // an old orphan; before it removes it, a delivery of the same bytes
+  // deduplicates onto that file and commits a row.
+  std::string body = "deduplicated mid-scan";
+  std::string hash = OldOrphan(body);
+  ASSERT_TRUE(store_->pins().BeginScan());
+  Delivery d;
+  d.data = body;
+  d.recipients = {{kAlice, "INBOX", 0, {}}};
+  ASSERT_TRUE(store_->DeliverMessage(d));
+  std::vector<std::string> candidates = {hash};
+  size_t removed =
+      store_->pins().FinishScan(candidates, [&](const std::string& h) {
+        return store_->blobs().Remove(h).has_value();
+      });
+  EXPECT_EQ(removed, 0u);
+  EXPECT_TRUE(Exists(hash)) << "removed a blob a committed row references";
 }
 
 TEST_F(CollectorTest, RedeliveryAfterCollectionStoresBodyAgain) {
