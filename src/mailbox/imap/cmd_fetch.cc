@@ -1,0 +1,309 @@
+// FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2), with CONDSTORE
+// CHANGEDSINCE and MODSEQ, and QRESYNC VANISHED (RFC 7162).
+//
+// Bodies are served by slicing the stored bytes with the offsets of the
+// MIME parser, never by re-serialising. ENVELOPE and BODYSTRUCTURE come
+// from the renderings cached at delivery when present.
+#include <algorithm>
+
+#include "common/log.h"
+#include "mailbox/imap/session.h"
+#include "mime/imap_render.h"
+#include "mime/message.h"
+#include "mime/section.h"
+
+namespace corvus::imap {
+namespace {
+
+bool IsBodyItem(const FetchItem& item) {
+  switch (item.attr) {
+    case FetchAttr::kBodySection:
+    case FetchAttr::kBinary:
+    case FetchAttr::kBinarySize:
+    case FetchAttr::kRfc822:
+    case FetchAttr::kRfc822Header:
+    case FetchAttr::kRfc822Text:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// RFC 3501 §6.4.5: these set \Seen; BODY.PEEK and RFC822.HEADER do not.
+bool SetsSeen(const FetchItem& item) {
+  return (item.attr == FetchAttr::kBodySection && !item.peek) ||
+         item.attr == FetchAttr::kRfc822 || item.attr == FetchAttr::kRfc822Text;
+}
+
+bool HasAttr(const std::vector<FetchItem>& items, FetchAttr attr) {
+  return std::any_of(items.begin(), items.end(),
+                     [attr](const FetchItem& i) { return i.attr == attr; });
+}
+
+std::string Literal(std::string_view data) {
+  return "{" + std::to_string(data.size()) + "}\r\n" + std::string(data);
+}
+
+// The bytes of one message and, once needed, its part tree.
+class LoadedMessage {
+ public:
+  explicit LoadedMessage(std::string raw) : raw_(std::move(raw)) {}
+  const std::string& raw() const { return raw_; }
+  const mime::Message& parsed() {
+    if (!parsed_) parsed_ = mime::ParseMessage(raw_);
+    return *parsed_;
+  }
+
+ private:
+  std::string raw_;
+  std::optional<mime::Message> parsed_;
+};
+
+// Appends one section item ("BODY[1]<0> {5}\r\nhello") to `out`.
+void AppendSection(std::string& out, std::string_view label,
+                   const FetchItem& item, LoadedMessage& message) {
+  auto data = mime::ExtractSection(message.raw(), message.parsed(),
+                                   item.section);
+  out += label;
+  if (!data) {
+    // A part the message does not have reads as empty (RFC 9051 §6.4.5
+    // leaves the choice to the server; an empty string is what most
+    // clients cope with).
+    out += " \"\"";
+    return;
+  }
+  std::string_view bytes = data->View(message.raw());
+  if (item.partial) {
+    auto [origin, count] = *item.partial;
+    bytes = origin >= bytes.size() ? std::string_view()
+                                   : bytes.substr(origin, count);
+    out += "<" + std::to_string(origin) + ">";
+  }
+  out += " " + Literal(bytes);
+}
+
+}  // namespace
+
+UidSet ToUidSet(const std::vector<uint32_t>& uids) {
+  UidSet set;
+  for (uint32_t uid : uids) {
+    if (!set.empty() && set.back().last + 1 == uid) {
+      set.back().last = uid;
+    } else {
+      set.push_back({uid, uid});
+    }
+  }
+  return set;
+}
+
+Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
+  auto request = ParseFetch(command.args);
+  if (!request) co_return Completion::Bad(request.error().message);
+  // RFC 7162 §3.2.6: VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE.
+  if (request->vanished &&
+      (!command.uid || !qresync_enabled_ || !request->changed_since)) {
+    co_return Completion::Bad("VANISHED needs UID FETCH with CHANGEDSINCE");
+  }
+  std::vector<FetchItem> items = std::move(request->items);
+  for (const FetchItem& item : items) {
+    if (item.attr == FetchAttr::kBinary ||
+        item.attr == FetchAttr::kBinarySize) {
+      // TODO(corvus): BINARY (RFC 3516) is not implemented; clients
+      // fetch BODY[] and decode themselves, costing base64 overhead.
+      co_return Completion::No("[CANNOT] BINARY is not supported");
+    }
+    if (!item.section.empty()) {
+      // Refuse bad section syntax up front, before any \Seen is set.
+      auto probe = mime::ExtractSection("", mime::ParseMessage(""),
+                                        item.section);
+      if (!probe && probe.error().code == ErrorCode::kInvalid) {
+        co_return Completion::Bad("Invalid section");
+      }
+    }
+  }
+  auto uids = ResolveSet(request->set, command.uid);
+  if (!uids) co_return Completion::Bad(uids.error().message);
+
+  // RFC 3501 §6.4.8: UID FETCH always returns UID. RFC 7162 §3.1.4:
+  // CHANGEDSINCE implies MODSEQ; both enable CONDSTORE.
+  if (command.uid && !HasAttr(items, FetchAttr::kUid)) {
+    items.insert(items.begin(), FetchItem(FetchAttr::kUid));
+  }
+  if (request->changed_since && !HasAttr(items, FetchAttr::kModseq)) {
+    items.push_back(FetchItem(FetchAttr::kModseq));
+  }
+  if (HasAttr(items, FetchAttr::kModseq)) condstore_enabled_ = true;
+  const bool needs_body = std::any_of(items.begin(), items.end(), IsBodyItem);
+  const bool needs_cache = HasAttr(items, FetchAttr::kEnvelope) ||
+                           HasAttr(items, FetchAttr::kBodyStructure) ||
+                           HasAttr(items, FetchAttr::kBody);
+  const bool sets_seen =
+      !read_only_ && std::any_of(items.begin(), items.end(), SetsSeen);
+
+  // Messages that will get \Seen from this fetch.
+  std::vector<uint32_t> unseen;
+  if (sets_seen) {
+    for (uint32_t uid : *uids) {
+      const SessionMessage& m = messages_[*IndexOfUid(uid)];
+      if (std::find(m.flags.begin(), m.flags.end(), "\\Seen") ==
+          m.flags.end()) {
+        unseen.push_back(uid);
+      }
+    }
+  }
+
+  std::vector<MessageInfo> listed;
+  StoreFlagsResult seen_result;
+  std::vector<uint32_t> vanished;
+  const std::string folder = folder_;
+  const UidSet wanted = ToUidSet(*uids);
+  const UidSet unseen_set = ToUidSet(unseen);
+  const std::optional<uint64_t> changed_since = request->changed_since;
+  const bool want_vanished = request->vanished;
+  const SequenceSet requested = request->set;
+  auto done = co_await WithAccount([&](AccountStore& s) -> Status {
+    if (!unseen_set.empty()) {
+      const std::string seen[] = {"\\Seen"};
+      auto stored = s.StoreFlags(folder, unseen_set, FlagOp::kAdd, seen);
+      if (!stored) return Fail(stored.error());
+      seen_result = std::move(*stored);
+    }
+    if (!wanted.empty()) {
+      auto list = s.ListMessages(folder, wanted, needs_cache);
+      if (!list) return Fail(list.error());
+      listed = std::move(*list);
+    }
+    if (want_vanished) {
+      auto changes = s.ChangesSince(folder, *changed_since);
+      if (!changes) return Fail(changes.error());
+      for (uint32_t uid : changes->vanished) {
+        for (const UidRange& r : requested.ranges) {
+          uint32_t lo = std::min(r.first, r.last);
+          uint32_t hi = std::max(r.first, r.last);
+          if (uid >= lo && uid <= hi) {
+            vanished.push_back(uid);
+            break;
+          }
+        }
+      }
+    }
+    return Status{};
+  });
+  if (!done) co_return StoreFailure(done.error());
+
+  // Our own \Seen changes: keep the view in step, so Sync() does not
+  // report them again, and show the new flags (RFC 3501 §6.4.5).
+  std::set<uint32_t> flags_changed;
+  for (const FlagUpdate& update : seen_result.updated) {
+    if (auto index = IndexOfUid(update.uid)) {
+      messages_[*index].flags = update.flags;
+      messages_[*index].modseq = update.modseq;
+      flags_changed.insert(update.uid);
+    }
+  }
+  if (!flags_changed.empty()) NotifyChange();
+  if (!vanished.empty()) {
+    Untagged("VANISHED (EARLIER) " + FormatNumberSet(vanished));
+  }
+
+  MessageStore& store = deps_.store;
+  for (const MessageInfo& m : listed) {
+    auto index = IndexOfUid(m.uid);
+    if (!index) continue;
+    if (changed_since && m.modseq <= *changed_since) continue;
+
+    std::optional<LoadedMessage> loaded;
+    bool cache_missing = (HasAttr(items, FetchAttr::kEnvelope) &&
+                          m.envelope.empty()) ||
+                         (HasAttr(items, FetchAttr::kBodyStructure) &&
+                          m.body_structure.empty()) ||
+                         HasAttr(items, FetchAttr::kBody);
+    if (needs_body || cache_missing) {
+      Result<std::string> raw = Fail(ErrorCode::kNotFound, "not read");
+      const std::string blob = m.blob;
+      co_await Offload([&] { raw = store.blobs().Read(blob); });
+      if (!raw) {
+        conn_.log().Error("imap_blob_missing",
+                          {{"blob", blob}, {"error", raw.error().message}});
+        co_return Completion::No("[SERVERBUG] Message unavailable");
+      }
+      loaded.emplace(std::move(*raw));
+    }
+
+    std::string line = std::to_string(*index + 1) + " FETCH (";
+    bool first = true;
+    auto next = [&]() -> std::string& {
+      if (!first) line.push_back(' ');
+      first = false;
+      return line;
+    };
+    for (const FetchItem& item : items) {
+      switch (item.attr) {
+        case FetchAttr::kFlags:
+          next() += "FLAGS " + FormatFlags(m.flags);
+          break;
+        case FetchAttr::kUid:
+          next() += "UID " + std::to_string(m.uid);
+          break;
+        case FetchAttr::kInternalDate:
+          next() += "INTERNALDATE \"" + FormatDateTime(m.internal_date) + "\"";
+          break;
+        case FetchAttr::kRfc822Size:
+          next() += "RFC822.SIZE " + std::to_string(m.size);
+          break;
+        case FetchAttr::kModseq:
+          next() += "MODSEQ (" + std::to_string(m.modseq) + ")";
+          break;
+        case FetchAttr::kEnvelope:
+          next() += "ENVELOPE ";
+          // Without a cached rendering the blob was read (cache_missing).
+          line += !m.envelope.empty()
+                      ? m.envelope
+                      : mime::ImapEnvelope(
+                            loaded->parsed().root.envelope.value_or(
+                                mime::Envelope{}));
+          break;
+        case FetchAttr::kBodyStructure:
+          next() += "BODYSTRUCTURE ";
+          line += m.body_structure.empty()
+                      ? mime::ImapBodyStructure(loaded->parsed().root, true)
+                      : m.body_structure;
+          break;
+        case FetchAttr::kBody:
+          next() += "BODY " +
+                    mime::ImapBodyStructure(loaded->parsed().root, false);
+          break;
+        case FetchAttr::kBodySection:
+          AppendSection(next(), "BODY[" + item.section + "]", item, *loaded);
+          break;
+        case FetchAttr::kRfc822:
+          next() += "RFC822 " + Literal(loaded->raw());
+          break;
+        case FetchAttr::kRfc822Header: {
+          FetchItem header(FetchAttr::kBodySection, true, "HEADER");
+          AppendSection(next(), "RFC822.HEADER", header, *loaded);
+          break;
+        }
+        case FetchAttr::kRfc822Text: {
+          FetchItem text(FetchAttr::kBodySection, false, "TEXT");
+          AppendSection(next(), "RFC822.TEXT", text, *loaded);
+          break;
+        }
+        case FetchAttr::kBinary:
+        case FetchAttr::kBinarySize:
+          break;
+      }
+    }
+    if (flags_changed.contains(m.uid) && !HasAttr(items, FetchAttr::kFlags)) {
+      next() += "FLAGS " + FormatFlags(m.flags);
+    }
+    line += ")";
+    Untagged(line);
+    if (needs_body) co_await FlushIfLarge();
+    if (closing_) co_return Completion::No("Connection lost");
+  }
+  co_return Completion::Ok(command.uid ? "UID FETCH completed"
+                                       : "FETCH completed");
+}
+
+}  // namespace corvus::imap

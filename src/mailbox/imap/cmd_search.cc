@@ -1,0 +1,333 @@
+// SEARCH and UID SEARCH (RFC 3501 §6.4.4) with ESEARCH return options
+// (RFC 4731), SEARCHRES "$" (RFC 5182) and CONDSTORE MODSEQ (RFC 7162).
+//
+// The query path is separate from the command: MatchMessage() evaluates a
+// parsed SearchKey against one message's metadata and, only for keys that
+// need it, its bytes. A future index answers the same keys by replacing
+// the scan in CmdSearch; the parser and the response code stay.
+//
+// TODO(corvus): text keys (BODY, TEXT, HEADER) compare bytes with ASCII
+// case folding; transfer encodings and charsets other than UTF-8 are not
+// decoded, so a base64 body is not found by its words. Costs recall
+// until the Xapian index answers these keys.
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "common/log.h"
+#include "mailbox/imap/session.h"
+#include "mime/decode.h"
+#include "mime/header.h"
+#include "mime/message.h"
+
+namespace corvus::imap {
+namespace {
+
+using Kind = SearchKey::Kind;
+
+bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
+  if (needle.empty()) return true;
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(),
+                        needle.end(), [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
+  return it != haystack.end();
+}
+
+bool NeedsContent(const SearchKey& key) {
+  switch (key.kind) {
+    case Kind::kHeader:
+    case Kind::kBody:
+    case Kind::kText:
+    case Kind::kSentBefore:
+    case Kind::kSentOn:
+    case Kind::kSentSince:
+      return true;
+    default:
+      return std::any_of(key.children.begin(), key.children.end(),
+                         NeedsContent);
+  }
+}
+
+bool UsesModseq(const SearchKey& key) {
+  return key.kind == Kind::kModseq ||
+         std::any_of(key.children.begin(), key.children.end(), UsesModseq);
+}
+
+// Days since the epoch of an RFC 5322 Date: value ("Tue, 1 Jul 2003
+// 10:52:37 +0200"), ignoring time and zone as RFC 3501 §6.4.4 asks.
+std::optional<int64_t> SentDay(std::string_view value) {
+  static constexpr std::string_view kMonths[] = {
+      "jan", "feb", "mar", "apr", "may", "jun",
+      "jul", "aug", "sep", "oct", "nov", "dec"};
+  size_t comma = value.find(',');
+  if (comma != std::string_view::npos) value.remove_prefix(comma + 1);
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : value) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+      if (words.size() == 3) break;
+    } else {
+      word.push_back(static_cast<char>(std::tolower(c)));
+    }
+  }
+  if (!word.empty() && words.size() < 3) words.push_back(word);
+  if (words.size() < 3) return std::nullopt;
+  int month = -1;
+  for (int i = 0; i < 12; ++i) {
+    if (words[1].starts_with(kMonths[i])) month = i;
+  }
+  char* end = nullptr;
+  long day = std::strtol(words[0].c_str(), &end, 10);
+  long year = std::strtol(words[2].c_str(), nullptr, 10);
+  if (month < 0 || day < 1 || day > 31 || year < 1) return std::nullopt;
+  if (year < 50) year += 2000;
+  if (year < 1000) year += 1900;
+  // Days from civil (proleptic Gregorian).
+  int m = month + 1;
+  int64_t y = year - (m <= 2);
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// One message as the query sees it.
+struct SearchTarget {
+  uint32_t seq = 0;
+  const MessageInfo* info = nullptr;
+  std::string raw;  // empty unless the query needs content
+  std::optional<mime::Message> parsed;
+
+  const mime::Message& Parsed() {
+    if (!parsed) parsed = mime::ParseMessage(raw);
+    return *parsed;
+  }
+};
+
+// UIDs each sequence-set key stands for, resolved before the scan.
+using ResolvedSets = std::map<const SearchKey*, std::vector<uint32_t>>;
+
+bool HasFlagNoCase(const std::vector<std::string>& flags,
+                   std::string_view flag) {
+  return std::any_of(flags.begin(), flags.end(), [flag](const std::string& f) {
+    return f.size() == flag.size() &&
+           std::equal(f.begin(), f.end(), flag.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  });
+}
+
+bool MatchHeader(SearchTarget& target, const SearchKey& key) {
+  const mime::Message& parsed = target.Parsed();
+  std::string_view header = parsed.root.header.Of(target.raw);
+  for (const mime::HeaderField& field : mime::SplitHeader(header)) {
+    if (!mime::EqualsIgnoreCase(field.name, key.field)) continue;
+    std::string value = mime::DecodeHeaderText(field.value);
+    if (ContainsNoCase(value, key.text)) return true;
+  }
+  return false;
+}
+
+std::optional<int64_t> TargetSentDay(SearchTarget& target) {
+  const mime::Message& parsed = target.Parsed();
+  auto fields = mime::SplitHeader(parsed.root.header.Of(target.raw));
+  auto date = mime::FindField(fields, "Date");
+  if (!date) return std::nullopt;
+  return SentDay(mime::Unfold(*date));
+}
+
+// Evaluates `key` for one message. Pure apart from lazy parsing.
+bool MatchMessage(const SearchKey& key, SearchTarget& target,
+                  const ResolvedSets& sets) {
+  const MessageInfo& m = *target.info;
+  const int64_t day_start = static_cast<int64_t>(key.number);
+  switch (key.kind) {
+    case Kind::kAll:
+      return true;
+    case Kind::kAnd:
+      return std::all_of(key.children.begin(), key.children.end(),
+                         [&](const SearchKey& k) {
+                           return MatchMessage(k, target, sets);
+                         });
+    case Kind::kOr:
+      return MatchMessage(key.children[0], target, sets) ||
+             MatchMessage(key.children[1], target, sets);
+    case Kind::kNot:
+      return !MatchMessage(key.children[0], target, sets);
+    case Kind::kSequence:
+    case Kind::kUid: {
+      const std::vector<uint32_t>& uids = sets.at(&key);
+      return std::binary_search(uids.begin(), uids.end(), m.uid);
+    }
+    case Kind::kFlag:
+      return HasFlagNoCase(m.flags, key.text);
+    case Kind::kNoFlag:
+      return !HasFlagNoCase(m.flags, key.text);
+    case Kind::kNew:
+    case Kind::kRecent:
+      return false;  // \Recent is not tracked; see cmd_select.cc
+    case Kind::kOld:
+      return true;
+    case Kind::kLarger:
+      return m.size > key.number;
+    case Kind::kSmaller:
+      return m.size < key.number;
+    case Kind::kBefore:
+      return m.internal_date < day_start;
+    case Kind::kOn:
+      return m.internal_date >= day_start &&
+             m.internal_date < day_start + 86400;
+    case Kind::kSince:
+      return m.internal_date >= day_start;
+    case Kind::kModseq:
+      return m.modseq >= key.number;
+    case Kind::kHeader:
+      return MatchHeader(target, key);
+    case Kind::kBody:
+      return ContainsNoCase(target.Parsed().root.body.Of(target.raw),
+                            key.text);
+    case Kind::kText:
+      return ContainsNoCase(target.raw, key.text);
+    case Kind::kSentBefore:
+    case Kind::kSentOn:
+    case Kind::kSentSince: {
+      auto sent = TargetSentDay(target);
+      if (!sent) return false;
+      int64_t day = day_start / 86400;
+      if (key.kind == Kind::kSentBefore) return *sent < day;
+      if (key.kind == Kind::kSentOn) return *sent == day;
+      return *sent >= day;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
+  auto request = ParseSearch(command.args);
+  if (!request) co_return Completion::Bad(request.error().message);
+  // RFC 3501 §6.4.4: an unsupported charset is NO [BADCHARSET].
+  if (!request->charset.empty() && request->charset != "US-ASCII" &&
+      request->charset != "UTF-8") {
+    co_return Completion::No("[BADCHARSET (US-ASCII UTF-8)] Unknown charset");
+  }
+
+  // Resolve every sequence-set key against this session's view first.
+  ResolvedSets sets;
+  std::vector<const SearchKey*> stack = {&request->key};
+  while (!stack.empty()) {
+    const SearchKey* key = stack.back();
+    stack.pop_back();
+    for (const SearchKey& child : key->children) stack.push_back(&child);
+    if (key->kind != Kind::kSequence && key->kind != Kind::kUid) continue;
+    auto uids = ResolveSet(key->set, key->kind == Kind::kUid);
+    if (!uids) {
+      // RFC 9051 §6.4.4: in SEARCH, a sequence number past the end is no
+      // error; it just matches nothing.
+      if (messages_.empty() || key->kind == Kind::kUid) {
+        sets[key] = {};
+        continue;
+      }
+      SequenceSet clamped = key->set;
+      for (UidRange& r : clamped.ranges) {
+        r.first = std::min<uint32_t>(r.first, messages_.size());
+        r.last = std::min<uint32_t>(r.last, messages_.size());
+      }
+      uids = ResolveSet(clamped, false);
+      if (!uids) co_return Completion::Bad(uids.error().message);
+    }
+    sets[key] = std::move(*uids);
+  }
+  if (UsesModseq(request->key)) condstore_enabled_ = true;
+
+  std::vector<MessageInfo> listed;
+  std::vector<uint32_t> matched;  // UIDs, ascending
+  const std::string folder = folder_;
+  const bool needs_content = NeedsContent(request->key);
+  MessageStore& store = deps_.store;
+  std::vector<std::pair<uint32_t, uint32_t>> known;  // uid -> seq
+  for (size_t i = 0; i < messages_.size(); ++i) {
+    known.emplace_back(messages_[i].uid, static_cast<uint32_t>(i + 1));
+  }
+  uint64_t max_modseq = 0;
+  const SearchKey& root = request->key;
+  auto done = co_await WithAccount([&](AccountStore& s) -> Status {
+    auto list = s.ListMessages(folder);
+    if (!list) return Fail(list.error());
+    listed = std::move(*list);
+    return Status{};
+  });
+  if (!done) co_return StoreFailure(done.error());
+
+  // The scan runs on the blocking pool: it may read every blob.
+  co_await Offload([&] {
+    for (const MessageInfo& m : listed) {
+      auto it = std::lower_bound(
+          known.begin(), known.end(), m.uid,
+          [](const auto& pair, uint32_t uid) { return pair.first < uid; });
+      // Messages this session has not been told about yet are not
+      // searched: their sequence numbers do not exist for the client.
+      if (it == known.end() || it->first != m.uid) continue;
+      SearchTarget target;
+      target.seq = it->second;
+      target.info = &m;
+      if (needs_content) {
+        auto raw = store.blobs().Read(m.blob);
+        if (!raw) continue;
+        target.raw = std::move(*raw);
+      }
+      if (MatchMessage(root, target, sets)) {
+        matched.push_back(m.uid);
+        max_modseq = std::max(max_modseq, m.modseq);
+      }
+    }
+  });
+
+  std::vector<uint32_t> numbers;
+  for (uint32_t uid : matched) {
+    if (command.uid) {
+      numbers.push_back(uid);
+    } else if (auto index = IndexOfUid(uid)) {
+      numbers.push_back(static_cast<uint32_t>(*index + 1));
+    }
+  }
+  const SearchReturn& ret = request->ret;
+  if (ret.save) saved_search_ = matched;
+
+  if (!ret.esearch) {
+    std::string line = "SEARCH";
+    for (uint32_t n : numbers) line += " " + std::to_string(n);
+    // RFC 7162 §3.1.5: with MODSEQ in the query, the highest one found.
+    if (UsesModseq(request->key) && !numbers.empty()) {
+      line += " (MODSEQ " + std::to_string(max_modseq) + ")";
+    }
+    Untagged(line);
+  } else if (ret.min || ret.max || ret.all || ret.count) {
+    // RFC 5182 §2.4: SAVE alone returns no ESEARCH response.
+    std::string line = "ESEARCH (TAG " + ImapQuote(command.tag) + ")";
+    if (command.uid) line += " UID";
+    if (ret.min && !numbers.empty()) {
+      line += " MIN " + std::to_string(numbers.front());
+    }
+    if (ret.max && !numbers.empty()) {
+      line += " MAX " + std::to_string(numbers.back());
+    }
+    if (ret.count) line += " COUNT " + std::to_string(numbers.size());
+    if (ret.all && !numbers.empty()) line += " ALL " + FormatNumberSet(numbers);
+    if (UsesModseq(request->key) && !numbers.empty()) {
+      line += " MODSEQ " + std::to_string(max_modseq);
+    }
+    Untagged(line);
+  }
+  co_return Completion::Ok(command.uid ? "UID SEARCH completed"
+                                       : "SEARCH completed");
+}
+
+}  // namespace corvus::imap
