@@ -53,6 +53,7 @@ void AddServeCommand(CLI::App& app, Context& context);
 void AddDirectoryCommands(CLI::App& app, Context& context);
 void AddQueueCommands(CLI::App& app, Context& context);
 void AddStoreCommands(CLI::App& app, Context& context);
+void AddMailboxCommands(CLI::App& app, Context& context);
 
 }  // namespace corvus::cli
 

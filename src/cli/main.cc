@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   corvus::cli::AddDirectoryCommands(app, context);
   corvus::cli::AddQueueCommands(app, context);
   corvus::cli::AddStoreCommands(app, context);
+  corvus::cli::AddMailboxCommands(app, context);
 
   try {
     app.parse(argc, argv);

@@ -120,6 +120,7 @@ Task<void> SmtpSession::FinishMessage(std::string body, bool body_8bit) {
       body_8bit || mail_parameters_.body == BodyType::k8BitMime;
   envelope.ret = mail_parameters_.ret;
   envelope.envid = mail_parameters_.envid;
+  envelope.upstream_queue_id = mail_parameters_.xqueueid;
   envelope.helo = helo_;
   envelope.client_address = conn_.peer_address();
   envelope.tls = conn_.is_tls();

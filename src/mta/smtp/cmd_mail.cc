@@ -20,6 +20,10 @@ Task<void> SmtpSession::CmdMail(const SmtpCommand& command) {
     co_await Reject("MAIL", 555, "5.5.4", "Parameters need EHLO", "<>");
     co_return;
   }
+  if (!parameters.xqueueid.empty() && options_.mode != SmtpMode::kLmtp) {
+    co_await Reject("MAIL", 555, "5.5.4", "XQUEUEID is for LMTP only", "<>");
+    co_return;
+  }
   // RFC 1870 §6.2: refuse at MAIL a message declared too big.
   if (parameters.size && *parameters.size > options_.max_message_size) {
     co_await Reject("MAIL", 552, "5.3.4",

@@ -1,5 +1,7 @@
 #include "mta/smtp/smtp_command.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 
 #include <array>
@@ -14,6 +16,8 @@ namespace {
 constexpr size_t kMaxPathLength = 256;
 // RFC 5321 §4.5.3.1.2.
 constexpr size_t kMaxDomainLength = 255;
+// XQUEUEID (a Corvus LMTP extension) carries the sending queue's id.
+constexpr size_t kMaxQueueIdLength = 64;
 // RFC 3461 §4.4: ENVID is at most 100 characters; ORCPT §4.2 at most 500.
 constexpr size_t kMaxEnvidLength = 100;
 constexpr size_t kMaxOrcptLength = 500;
@@ -424,6 +428,14 @@ std::optional<SmtpReply> ApplyMailParameter(const Parameter& p,
       return BadValue(p.keyword);
     }
     params.auth = std::string(value);
+  } else if (p.keyword == "XQUEUEID") {
+    if (value.empty() || value.size() > kMaxQueueIdLength ||
+        !std::all_of(value.begin(), value.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c));
+        })) {
+      return BadValue(p.keyword);
+    }
+    params.xqueueid = std::string(value);
   } else {
     return Unsupported(p.keyword);
   }

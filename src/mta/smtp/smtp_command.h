@@ -98,6 +98,9 @@ struct MailParameters {
   std::string ret;    // RET=FULL|HDRS (RFC 3461), upper-cased; may be empty
   std::string envid;  // ENVID= xtext as sent (RFC 3461)
   std::string auth;   // AUTH= xtext as sent (RFC 4954 §5); "<>" if empty
+  // XQUEUEID= (Corvus's LMTP extension): the id of the message in the
+  // sending queue, so a mailbox server can drop a repeated delivery.
+  std::string xqueueid;
   bool any = false;   // at least one parameter was given
 };
 

@@ -109,9 +109,19 @@ TEST(ParseMailFromTest, Table) {
       {"RejectsBadXtextInEnvid", "FROM:<a@example.com> ENVID=a+zz", "",
        "501 5.5.4"},
       {"RejectsGarbageAfterPath", "FROM:<a@example.com>x", "", "501 5.1.7"},
+      {"RejectsPunctuationInQueueId", "FROM:<a@example.com> XQUEUEID=a-b",
+       "", "501 5.5.4"},
+      {"RejectsOverlongQueueId",
+       "FROM:<a@example.com> XQUEUEID=" + std::string(65, 'a'), "",
+       "501 5.5.4"},
       {"RejectsOverlongPath",
        "FROM:<" + std::string(250, 'a') + "@example.com>", "", "501 5.1.7"},
   };
+  {
+    auto got = ParseMailFrom("FROM:<a@example.com> XQUEUEID=0A1b2C");
+    ASSERT_TRUE(got.has_value()) << got.error().text;
+    EXPECT_EQ(got->parameters.xqueueid, "0A1b2C");
+  }
   for (const MailCase& c : cases) {
     auto got = ParseMailFrom(c.argument);
     if (!c.want_error.empty()) {

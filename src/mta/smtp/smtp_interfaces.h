@@ -104,6 +104,8 @@ struct Envelope {
   bool body_8bit = false;
   std::string ret;    // RET= (FULL/HDRS) or empty
   std::string envid;  // ENVID= xtext or empty
+  // LMTP only: the sending queue's id (XQUEUEID=), empty if not given.
+  std::string upstream_queue_id;
   std::string helo;
   std::string client_address;
   bool tls = false;

@@ -342,6 +342,7 @@ Task<void> SmtpSession::CmdHello(const SmtpCommand& command) {
   };
   if (conn_.tls_available() && !conn_.is_tls()) lines.push_back("STARTTLS");
   if (AuthAllowedNow()) lines.push_back("AUTH PLAIN LOGIN");
+  if (options_.mode == SmtpMode::kLmtp) lines.push_back("XQUEUEID");
   std::string reply;
   for (size_t i = 0; i < lines.size(); ++i) {
     reply += (i + 1 < lines.size()) ? "250-" : "250 ";
