@@ -5,6 +5,7 @@ ports, starts `corvus` itself and stops it by PID, so tests never touch a
 system MTA or each other.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -84,10 +85,11 @@ class CorvusTestCase(unittest.TestCase):
 
     def start_server(self, wait_for="smtp"):
         """Starts `corvus serve` and waits until `wait_for` accepts."""
-        log = open(os.path.join(self.dir, "serve.log"), "w")
+        log = open(os.path.join(self.dir, "serve.log"), "a")
         self.server = subprocess.Popen(
             [CORVUS, "--config", self.config, "serve"],
             stdout=log, stderr=subprocess.STDOUT)
+        log.close()  # the child has its own descriptor
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.server.poll() is not None:
@@ -120,3 +122,63 @@ class CorvusTestCase(unittest.TestCase):
             return ""
         with open(path) as f:
             return f.read()[-4000:]
+
+
+class MailTestCase(CorvusTestCase):
+    """A node with domain example.test and a few accounts, serving."""
+
+    # Appended to corvus.toml before the server starts.
+    extra_config = ""
+
+    def setUp(self):
+        super().setUp()
+        if self.extra_config:
+            with open(self.config, "a") as f:
+                f.write("\n" + self.extra_config)
+        self.ok("domain", "create", "example.test")
+        for user in ("alice", "bob", "carol"):
+            self.ok("account", "create", f"{user}@example.test",
+                    "--password-stdin", stdin=PASSWORD + "\n")
+        self.start_server()
+
+    def mailbox(self, address, folder="INBOX"):
+        """Returns [(uid, bytes)] of a folder, via `corvus mailbox`."""
+        out = self.corvus("--json", "mailbox", "list", address,
+                          "--folder", folder)
+        if out.returncode != 0:
+            return []
+        messages = []
+        for m in json.loads(out.stdout):
+            data = subprocess.run(
+                [CORVUS, "--config", self.config, "mailbox", "cat", address,
+                 str(m["uid"]), "--folder", folder],
+                capture_output=True, timeout=60).stdout
+            messages.append((m["uid"], data))
+        return messages
+
+    def wait_for_mail(self, address, count, timeout=20):
+        """Waits until `address` holds `count` messages; returns them."""
+        deadline = time.time() + timeout
+        got = []
+        while time.time() < deadline:
+            got = self.mailbox(address)
+            if len(got) >= count:
+                return got
+            time.sleep(0.1)
+        self.fail(f"{address}: got {len(got)} messages, want {count}; "
+                  f"log: {self.server_log()}")
+
+    def queue(self):
+        return json.loads(self.ok("--json", "queue", "list").stdout)
+
+
+def strip_received(data):
+    """Drops the Received: headers Corvus prepends (SMTP and LMTP hop)."""
+    lines = data.split(b"\r\n")
+    assert lines[0].startswith(b"Received: "), lines[0]
+    i = 0
+    while i < len(lines) and lines[i].startswith(b"Received: "):
+        i += 1
+        while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
+            i += 1
+    return b"\r\n".join(lines[i:])
