@@ -500,8 +500,6 @@ Result<CopyResult> Transfer(Db& db, std::string_view from, const UidSet& uids,
 
   auto modseq = NextModseq(db);
   if (!modseq) return Fail(modseq.error());
-  // A move into the same folder must see the UIDs it just allocated.
-  if (source->id == dest->id) dest = source;
   if (auto st = CopyInto(db, *messages, *dest, *modseq, result); !st) {
     return Fail(st.error());
   }
@@ -509,13 +507,13 @@ Result<CopyResult> Transfer(Db& db, std::string_view from, const UidSet& uids,
     if (auto st = RemoveMessages(db, source->id, *messages, *modseq); !st) {
       return Fail(st.error());
     }
+    // A move within one folder already advanced it in CopyInto; writing
+    // the stale `source` copy back would undo its new UIDNEXT.
     if (source->id != dest->id) {
       source->highestmodseq = *modseq;
       if (auto st = UpdateFolderCounters(db, *source); !st) {
         return Fail(st.error());
       }
-    } else {
-      dest->highestmodseq = *modseq;
     }
   } else if (auto st = AddUsage(db, static_cast<int64_t>(bytes),
                                 static_cast<int64_t>(messages->size()));

@@ -286,7 +286,7 @@ TEST_F(AccountStoreTest, ExpungeRemovesOnlyDeletedAndRecordsVanished) {
 
 TEST_F(AccountStoreTest, ChangesSinceListsChangedMessages) {
   uint32_t a = AppendOne("INBOX", "a");
-  uint32_t b = AppendOne("INBOX", "b");
+  AppendOne("INBOX", "b");  // untouched after the mark
   uint64_t mark = *account_->CurrentModseq();
   std::vector<std::string> seen = {"\\Seen"};
   ASSERT_TRUE(account_->StoreFlags("INBOX", UidSetOf({a}), FlagOp::kAdd, seen));
@@ -297,7 +297,6 @@ TEST_F(AccountStoreTest, ChangesSinceListsChangedMessages) {
   std::vector<uint32_t> got;
   for (const auto& m : changes->changed) got.push_back(m.uid);
   EXPECT_EQ(got, (std::vector<uint32_t>{a, c}));
-  (void)b;
 }
 
 TEST_F(AccountStoreTest, CopyAndMoveKeepBlobsAndFlags) {
@@ -325,6 +324,12 @@ TEST_F(AccountStoreTest, CopyAndMoveKeepBlobsAndFlags) {
   EXPECT_EQ(account_->Usage()->messages, 4u) << "move keeps usage";
   auto changes = account_->ChangesSince("INBOX", 0);
   EXPECT_EQ(changes->vanished, std::vector<uint32_t>{b});
+
+  // Moving within one folder renumbers and still advances UIDNEXT.
+  auto same = account_->Move("Trash", AllUids(), "Trash");
+  ASSERT_TRUE(same);
+  EXPECT_EQ(Uids("Trash"), std::vector<uint32_t>{2});
+  EXPECT_EQ(account_->GetFolder("Trash")->uidnext, 3u);
 
   auto none = account_->Copy("INBOX", UidSetOf({99}), "Archive", 0);
   ASSERT_TRUE(none);
