@@ -111,8 +111,8 @@ Task<void> Pop3Session::CmdAuth(const Pop3Command& command) {
   // "=" is an empty initial response, which PLAIN cannot use.
   if (!initial) initial = co_await ReadSaslResponse("");
   if (!initial) co_return;
-  auto decoded = *initial == "=" ? std::optional<std::string>("")
-                                 : DecodeBase64(*initial);
+  auto decoded =
+      *initial == "=" ? std::optional<std::string>("") : DecodeBase64(*initial);
   if (!decoded) {
     co_await Err("Invalid base64 in authentication response");
     co_return;
@@ -155,10 +155,10 @@ Task<void> Pop3Session::Login(std::string user, std::string password,
                                        {"error", account.error().message}});
     // RFC 3206 section 4: [AUTH] for bad credentials, [SYS/TEMP] when
     // the server could not decide.
-    std::string text = refused ? std::string(kCodeAuth) +
-                                     "Authentication failed"
-                               : std::string(kCodeSysTemp) +
-                                     "Temporary authentication failure";
+    std::string text =
+        refused
+            ? std::string(kCodeAuth) + "Authentication failed"
+            : std::string(kCodeSysTemp) + "Temporary authentication failure";
     co_await Err(text);
     co_return;
   }
@@ -170,8 +170,8 @@ Task<void> Pop3Session::Login(std::string user, std::string password,
     conn_.log().Notice("login_refused", {{"mechanism", mechanism},
                                          {"user", account->address},
                                          {"reason", "in use"}});
-    std::string text = std::string(kCodeInUse) +
-                       "Mailbox is locked by another POP3 session";
+    std::string text =
+        std::string(kCodeInUse) + "Mailbox is locked by another POP3 session";
     co_await Err(text);
     co_return;
   }
@@ -195,10 +195,10 @@ Task<void> Pop3Session::Login(std::string user, std::string password,
   maildrop_.emplace(std::move(*drop));
   user_ = account->address;
   conn_.AddLogContext("user", user_);
-  conn_.log().Notice("login",
-                     {{"mechanism", mechanism},
-                      {"messages", static_cast<uint64_t>(
-                                       maildrop_->messages().size())}});
+  conn_.log().Notice(
+      "login",
+      {{"mechanism", mechanism},
+       {"messages", static_cast<uint64_t>(maildrop_->messages().size())}});
   SetState(Pop3State::kTransaction);
   std::string text = "Logged in, " + std::to_string(maildrop_->LiveCount()) +
                      " messages (" + std::to_string(maildrop_->LiveSize()) +

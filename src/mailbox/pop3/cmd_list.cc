@@ -21,8 +21,7 @@ Task<void> Pop3Session::CmdList(const Pop3Command& command) {
   if (!command.argument.empty()) {
     MaildropMessage* message = co_await RequireMessage(command.argument);
     if (message == nullptr) co_return;
-    std::string text =
-        command.argument + " " + std::to_string(message->size);
+    std::string text = command.argument + " " + std::to_string(message->size);
     Ok(text);
     co_return;
   }
@@ -33,8 +32,8 @@ Task<void> Pop3Session::CmdList(const Pop3Command& command) {
   const auto& messages = maildrop_->messages();
   for (size_t i = 0; i < messages.size(); ++i) {
     if (messages[i].deleted) continue;
-    reply += std::to_string(i + 1) + " " + std::to_string(messages[i].size) +
-             "\r\n";
+    reply +=
+        std::to_string(i + 1) + " " + std::to_string(messages[i].size) + "\r\n";
   }
   reply += ".\r\n";
   conn_.Queue(reply);
@@ -53,8 +52,8 @@ Task<void> Pop3Session::CmdUidl(const Pop3Command& command) {
   const auto& messages = maildrop_->messages();
   for (size_t i = 0; i < messages.size(); ++i) {
     if (messages[i].deleted) continue;
-    reply += std::to_string(i + 1) + " " + maildrop_->UniqueId(messages[i]) +
-             "\r\n";
+    reply +=
+        std::to_string(i + 1) + " " + maildrop_->UniqueId(messages[i]) + "\r\n";
   }
   reply += ".\r\n";
   conn_.Queue(reply);

@@ -19,8 +19,8 @@ Task<MaildropMessage*> Pop3Session::RequireMessage(std::string_view argument) {
     co_return nullptr;
   }
   if (message->deleted) {
-    std::string text = "Message " + std::to_string(*number) +
-                       " already deleted";
+    std::string text =
+        "Message " + std::to_string(*number) + " already deleted";
     co_await Err(text);
     co_return nullptr;
   }
@@ -38,13 +38,12 @@ Task<std::optional<std::string>> Pop3Session::LoadMessage(
   if (!data) {
     // The message may have been expunged by another client and its blob
     // collected since login: not our fault, not the client's.
-    conn_.log().Warning("message_unreadable",
-                        {{"uid", message.uid},
-                         {"error", data.error().ToString()}});
+    conn_.log().Warning(
+        "message_unreadable",
+        {{"uid", message.uid}, {"error", data.error().ToString()}});
     std::string text = data.error().code == ErrorCode::kNotFound
                            ? "Message is no longer available"
-                           : std::string(kCodeSysTemp) +
-                                 "Cannot read message";
+                           : std::string(kCodeSysTemp) + "Cannot read message";
     co_await Err(text);
     co_return std::nullopt;
   }

@@ -117,8 +117,8 @@ TEST_F(MaildropTest, CommitExpungesDeletedAndMarksRetrievedSeen) {
   EXPECT_EQ(inbox[0].uid, keep);
   EXPECT_EQ(inbox[0].flags, std::vector<std::string>{"\\Seen"});
   EXPECT_EQ(inbox[1].uid, untouched);
-  EXPECT_TRUE(inbox[1].flags.empty()) << "got " << inbox[1].flags.size()
-                                      << " flags, want none";
+  EXPECT_TRUE(inbox[1].flags.empty())
+      << "got " << inbox[1].flags.size() << " flags, want none";
   EXPECT_NE(inbox[0].uid, gone);
 }
 

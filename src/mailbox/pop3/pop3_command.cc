@@ -29,9 +29,13 @@ constexpr std::array<VerbName, 14> kVerbs = {{
     {"UIDL", Pop3Verb::kUidl},
 }};
 
-char Upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
+char Upper(char c) {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
+}
 
-bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsLetter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 std::optional<uint32_t> ParseDecimal(std::string_view text) {
   if (text.empty() || text.size() > 10) return std::nullopt;

@@ -35,8 +35,8 @@ TEST(Pop3CommandTest, ParsesCommandLines) {
       {"unknown keyword parses", "XYZZ\r\n", true, Pop3Verb::kUnknown, "XYZZ",
        ""},
       {"empty line", "\r\n", false, Pop3Verb::kUnknown, "", ""},
-      {"NUL byte", std::string("US\0R x\r\n", 8), false, Pop3Verb::kUnknown,
-       "", ""},
+      {"NUL byte", std::string("US\0R x\r\n", 8), false, Pop3Verb::kUnknown, "",
+       ""},
       {"tab inside", "USER\ta\r\n", false, Pop3Verb::kUnknown, "", ""},
       {"eight-bit byte", "USER \xc3\xa9\r\n", false, Pop3Verb::kUnknown, "",
        ""},
@@ -66,13 +66,21 @@ TEST(Pop3CommandTest, ParsesMessageNumbersStrictly) {
     std::optional<uint32_t> want;
   };
   const std::vector<Case> cases = {
-      {"1", 1u},          {"42", 42u},         {"4294967295", 4294967295u},
-      {"0", std::nullopt}, {"", std::nullopt}, {"-1", std::nullopt},
-      {"+1", std::nullopt}, {"1 ", std::nullopt}, {"4294967296", std::nullopt},
-      {"99999999999", std::nullopt}, {"1a", std::nullopt},
+      {"1", 1u},
+      {"42", 42u},
+      {"4294967295", 4294967295u},
+      {"0", std::nullopt},
+      {"", std::nullopt},
+      {"-1", std::nullopt},
+      {"+1", std::nullopt},
+      {"1 ", std::nullopt},
+      {"4294967296", std::nullopt},
+      {"99999999999", std::nullopt},
+      {"1a", std::nullopt},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(ParseMessageNumber(c.text), c.want) << "text \"" << c.text << "\"";
+    EXPECT_EQ(ParseMessageNumber(c.text), c.want)
+        << "text \"" << c.text << "\"";
   }
   EXPECT_EQ(ParseLineCount("0"), 0u) << "TOP n 0 is valid";
   EXPECT_EQ(ParseLineCount("x"), std::nullopt);
@@ -182,12 +190,14 @@ TEST(Pop3CommandTest, SplitsSaslPlain) {
 // its invariants hold in every g++ build, not only under libFuzzer.
 TEST(Pop3CommandTest, FuzzTargetHoldsOnRandomMutations) {
   const std::vector<std::string> seeds = {
-      "USER alice@example.com\r\n", "TOP 1 10\r\n", "RETR 4294967295\r\n",
-      "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n", "a\r\n.\r\n..x\r\n\r\nbody",
-      "Subject: x\r\n\r\n.\r\n"};
+      "USER alice@example.com\r\n", "TOP 1 10\r\n",
+      "RETR 4294967295\r\n",        "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n",
+      "a\r\n.\r\n..x\r\n\r\nbody",  "Subject: x\r\n\r\n.\r\n"};
   // A literal with an embedded NUL: the "s" suffix keeps all of it.
   using namespace std::string_literals;
-  const std::string alphabet = ". \r\n\0\x7f\xff" "AZaz09=+/"s;
+  const std::string alphabet =
+      ". \r\n\0\x7f\xff"
+      "AZaz09=+/"s;
   std::mt19937 rng(1939);
   for (int round = 0; round < 20000; ++round) {
     std::string input = seeds[rng() % seeds.size()];

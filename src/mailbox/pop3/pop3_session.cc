@@ -329,8 +329,8 @@ Result<Pop3Options> Pop3OptionsFromConfig(const Config& config) {
   options.auth_timeout =
       std::chrono::seconds(config.limits.idle_timeout_seconds);
   // RFC 1939 section 3: the autologout timer MUST be at least 10 minutes.
-  options.transaction_timeout = std::chrono::seconds(
-      std::max(600, config.limits.idle_timeout_seconds));
+  options.transaction_timeout =
+      std::chrono::seconds(std::max(600, config.limits.idle_timeout_seconds));
 
   const std::string& plaintext = config.auth.plaintext;
   if (plaintext == "never") {

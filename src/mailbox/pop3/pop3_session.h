@@ -77,8 +77,8 @@ Result<Pop3Options> Pop3OptionsFromConfig(const Config& config);
 // What sessions use. The store and directory must outlive the handler
 // and every session it runs.
 struct Pop3Dependencies {
-  MessageStore* store = nullptr;    // required
-  Directory* directory = nullptr;   // required
+  MessageStore* store = nullptr;   // required
+  Directory* directory = nullptr;  // required
   // The POP3 locks; null means Pop3LockRegistry::Shared(). Every POP3
   // listener of a process must use the same registry.
   std::shared_ptr<Pop3LockRegistry> locks;

@@ -115,9 +115,7 @@ class Fixture {
     return folder ? folder->uidvalidity : 0;
   }
 
-  Pop3Dependencies Deps() {
-    return {store_.get(), directory_.get(), locks_};
-  }
+  Pop3Dependencies Deps() { return {store_.get(), directory_.get(), locks_}; }
 
   const std::filesystem::path& root() const { return root_; }
   const std::string& alice() const { return alice_; }
@@ -273,12 +271,12 @@ class Client {
   SSL* ssl_ = nullptr;
 };
 
-#define EXPECT_LINE(client, prefix)                                \
-  do {                                                             \
-    std::string got_line = (client).Line();                        \
-    EXPECT_TRUE(got_line.starts_with(prefix))                      \
-        << "got " << (got_line.empty() ? "(nothing)" : got_line)   \
-        << ", want " << (prefix);                                  \
+#define EXPECT_LINE(client, prefix)                                           \
+  do {                                                                        \
+    std::string got_line = (client).Line();                                   \
+    EXPECT_TRUE(got_line.starts_with(prefix))                                 \
+        << "got " << (got_line.empty() ? "(nothing)" : got_line) << ", want " \
+        << (prefix);                                                          \
   } while (false)
 
 Pop3Options TestOptions() {
@@ -322,14 +320,16 @@ TEST(Pop3SessionTest, TranscriptOfAReadingSession) {
   };
   const std::vector<Step> steps = {
       {"STAT\r\n", "+OK 3 " + total + "\r\n"},
-      {"LIST\r\n", "+OK 3 messages (" + total + " octets)\r\n1 " +
-                       std::to_string(m[0].size()) + "\r\n2 " +
-                       std::to_string(m[1].size()) + "\r\n3 " +
-                       std::to_string(m[2].size()) + "\r\n.\r\n",
+      {"LIST\r\n",
+       "+OK 3 messages (" + total + " octets)\r\n1 " +
+           std::to_string(m[0].size()) + "\r\n2 " +
+           std::to_string(m[1].size()) + "\r\n3 " +
+           std::to_string(m[2].size()) + "\r\n.\r\n",
        true},
       {"LIST 2\r\n", "+OK 2 " + std::to_string(m[1].size()) + "\r\n"},
-      {"UIDL\r\n", "+OK Unique-ID listing follows\r\n1 " + uv + ".1\r\n2 " +
-                       uv + ".2\r\n3 " + uv + ".3\r\n.\r\n",
+      {"UIDL\r\n",
+       "+OK Unique-ID listing follows\r\n1 " + uv + ".1\r\n2 " + uv +
+           ".2\r\n3 " + uv + ".3\r\n.\r\n",
        true},
       {"UIDL 3\r\n", "+OK 3 " + uv + ".3\r\n"},
       {"TOP 2 1\r\n",
@@ -340,13 +340,14 @@ TEST(Pop3SessionTest, TranscriptOfAReadingSession) {
        "+OK Top of message follows\r\nFrom: a@example.org\r\n"
        "Subject: one\r\n\r\n.\r\n",
        true},
-      {"RETR 1\r\n", "+OK " + std::to_string(m[0].size()) +
-                         " octets\r\nFrom: a@example.org\r\nSubject: one\r\n"
-                         "\r\nHello\r\n..hidden dot line\r\n..\r\nlast\r\n"
-                         ".\r\n",
+      {"RETR 1\r\n",
+       "+OK " + std::to_string(m[0].size()) +
+           " octets\r\nFrom: a@example.org\r\nSubject: one\r\n"
+           "\r\nHello\r\n..hidden dot line\r\n..\r\nlast\r\n"
+           ".\r\n",
        true},
-      {"RETR 3\r\n", "+OK " + std::to_string(m[2].size()) + " octets\r\n" +
-                         m[2] + ".\r\n",
+      {"RETR 3\r\n",
+       "+OK " + std::to_string(m[2].size()) + " octets\r\n" + m[2] + ".\r\n",
        true},
       {"LIST 4\r\n", "-ERR No such message\r\n"},
       {"RETR 0\r\n", "-ERR Invalid message number\r\n"},
@@ -377,9 +378,9 @@ TEST(Pop3SessionTest, CapaOffersWhatCanBeUsedNow) {
   EXPECT_LINE(client, "+OK");
   client.Send("CAPA\r\n");
   std::string capa = client.Multi();
-  for (const char* want : {"TOP\r\n", "UIDL\r\n", "RESP-CODES\r\n",
-                           "AUTH-RESP-CODE\r\n", "PIPELINING\r\n", "USER\r\n",
-                           "SASL PLAIN\r\n"}) {
+  for (const char* want :
+       {"TOP\r\n", "UIDL\r\n", "RESP-CODES\r\n", "AUTH-RESP-CODE\r\n",
+        "PIPELINING\r\n", "USER\r\n", "SASL PLAIN\r\n"}) {
     EXPECT_NE(capa.find(want), std::string::npos)
         << "CAPA lacks " << want << ": " << capa;
   }
@@ -446,7 +447,8 @@ TEST(Pop3SessionTest, AuthPlainWithInitialResponseAndContinuation) {
       {"AUTH PLAIN\r\n", "+ "},
       {"%%%%\r\n", "-ERR Invalid base64"},
       // authzid bob, authcid alice: no proxy authorization.
-      {"AUTH PLAIN Ym9iQGV4YW1wbGUuY29tAGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA==\r\n",
+      {"AUTH PLAIN "
+       "Ym9iQGV4YW1wbGUuY29tAGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA==\r\n",
        "-ERR [AUTH] Authentication failed"},
       // "\0alice@example.com\0wrong"
       {"AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHdyb25n\r\n",
@@ -726,10 +728,9 @@ TEST(Pop3SessionTest, PythonPoplibClientPasses) {
     out << Messages()[i];
   }
 
-  std::string command = "/usr/bin/python3 " +
-                        std::string(CORVUS_POP3_POPLIB_SCRIPT) + " " +
-                        std::to_string(server.port()) + " " +
-                        expected.string() + " 2>&1";
+  std::string command =
+      "/usr/bin/python3 " + std::string(CORVUS_POP3_POPLIB_SCRIPT) + " " +
+      std::to_string(server.port()) + " " + expected.string() + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;
@@ -739,7 +740,8 @@ TEST(Pop3SessionTest, PythonPoplibClientPasses) {
   }
   int status = pclose(pipe);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "poplib script failed:\n" << output;
+      << "poplib script failed:\n"
+      << output;
 }
 
 }  // namespace
