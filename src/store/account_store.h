@@ -23,13 +23,14 @@
 // delimiter; "INBOX" is matched case-insensitively (RFC 3501 section
 // 5.1) and always stored as "INBOX".
 //
-// TODO(corvus): there is no Replay() yet that applies journal records to
-// another database (restore and live migration need it); the records
-// carry the data, the code is missing. TODO(corvus): Append of several
-// messages is not all-or-nothing on quota, so IMAP MULTIAPPEND (RFC 3502)
-// must check QuotaAllows() for the total first. TODO(corvus): folder names
-// are not checked for valid UTF-8; a client can create a name other
-// clients cannot display.
+// TODO(corvus): no Replay() yet applies journal records to another
+// database; the records carry the data, the code is missing. Costs
+// restore and live migration, which need it.
+// TODO(corvus): Append of several messages is not all-or-nothing on
+// quota. Costs RFC 3502 MULTIAPPEND atomicity unless IMAP checks
+// QuotaAllows() for the total first.
+// TODO(corvus): folder names are not checked for valid UTF-8. Costs
+// names that other clients cannot display.
 //
 // Thread safety: an AccountStore is not thread-safe; one thread at a
 // time. MessageStore (store.h) hands it out under a per-account lock.
