@@ -161,6 +161,9 @@ class TestServer {
     thread_.join();
   }
 
+  // Begins a graceful shutdown, as SIGTERM would.
+  void Stop() { server_->Stop(); }
+
   uint16_t port() const { return server_->port("pop3"); }
 
   // Waits (at most 5 s) until `count` sessions have ended.
@@ -655,6 +658,19 @@ TEST(Pop3SessionTest, IdleClientIsLoggedOutWithoutUpdate) {
   EXPECT_EQ(fixture.Inbox(fixture.alice()).size(), 3u);
 }
 
+TEST(Pop3SessionTest, ShutdownSaysSysTempAndSkipsUpdate) {
+  Fixture fixture;
+  TestServer server(TestOptions(), fixture.Deps());
+  auto client = LogIn(server);
+  client->Send("DELE 1\r\n");
+  EXPECT_LINE(*client, "+OK");
+  server.Stop();
+  EXPECT_LINE(*client, "-ERR [SYS/TEMP] Server shutting down");
+  EXPECT_TRUE(client->ReadsEof());
+  ASSERT_TRUE(server.WaitForSessions(1));
+  EXPECT_EQ(fixture.Inbox(fixture.alice()).size(), 3u);
+}
+
 TEST(Pop3SessionTest, PlaintextLoginRefusedWhenPolicyIsNever) {
   Fixture fixture;
   Pop3Options options = TestOptions();
@@ -742,6 +758,50 @@ TEST(Pop3SessionTest, PythonPoplibClientPasses) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << "poplib script failed:\n"
       << output;
+}
+
+TEST(Pop3OptionsTest, ReadsAuthAndLimitsFromConfig) {
+  struct Case {
+    std::string label;
+    std::string plaintext;
+    int idle_timeout;
+    bool ok;
+    PlaintextAuth want_auth;
+    int want_transaction_timeout;
+  };
+  const std::vector<Case> cases = {
+      {"default loopback", "loopback", 300, true, PlaintextAuth::kLoopback,
+       600},
+      {"never", "never", 300, true, PlaintextAuth::kNever, 600},
+      {"always with a long idle timeout", "always", 900, true,
+       PlaintextAuth::kAlways, 900},
+      {"unknown value", "sometimes", 300, false, PlaintextAuth::kLoopback, 0},
+  };
+  for (const Case& c : cases) {
+    Config config;
+    config.server.hostname = "pop.example";
+    config.auth.plaintext = c.plaintext;
+    config.limits.idle_timeout_seconds = c.idle_timeout;
+    config.limits.max_line_length = 1000;
+    auto got = Pop3OptionsFromConfig(config);
+    ASSERT_EQ(got.has_value(), c.ok) << c.label;
+    if (!c.ok) {
+      EXPECT_EQ(got.error().code, ErrorCode::kConfig) << c.label;
+      continue;
+    }
+    EXPECT_EQ(got->hostname, "pop.example") << c.label;
+    EXPECT_EQ(got->plaintext_auth, c.want_auth) << c.label;
+    EXPECT_EQ(got->max_line_length, 1000u) << c.label;
+    EXPECT_EQ(got->auth_timeout.count(), c.idle_timeout) << c.label;
+    EXPECT_EQ(got->transaction_timeout.count(), c.want_transaction_timeout)
+        << c.label << ": RFC 1939 wants at least 10 minutes";
+  }
+}
+
+TEST(Pop3OptionsTest, HandlerNeedsStoreAndDirectory) {
+  auto got = MakePop3Handler(Pop3Options{}, Pop3Dependencies{});
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, ErrorCode::kConfig);
 }
 
 }  // namespace
