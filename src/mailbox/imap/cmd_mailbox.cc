@@ -48,7 +48,7 @@ bool IsParentOf(std::string_view parent, std::string_view child) {
 Task<Completion> ImapSession::CmdCreate(const ImapCommand& command) {
   ImapReader r(command.args);
   auto name = ParseMailboxArg(r);
-  if (!name) co_return Completion::Bad(name.error().message);
+  if (!name) co_return NameFailure(name.error());
   // RFC 4466 §2.2 create parameters (e.g. USE) are not supported.
   if (!r.AtEnd()) co_return Completion::Bad("Unexpected CREATE arguments");
   if (*name == kInbox) {
@@ -78,7 +78,7 @@ Task<Completion> ImapSession::CmdCreate(const ImapCommand& command) {
 Task<Completion> ImapSession::CmdDelete(const ImapCommand& command) {
   ImapReader r(command.args);
   auto name = ParseMailboxArg(r);
-  if (!name) co_return Completion::Bad(name.error().message);
+  if (!name) co_return NameFailure(name.error());
   if (!r.AtEnd()) co_return Completion::Bad("Unexpected DELETE arguments");
   const std::string folder = *name;
   auto done = co_await WithAccount(
@@ -117,7 +117,7 @@ Task<Completion> ImapSession::CmdSubscribe(const ImapCommand& command) {
   const bool subscribe = command.name == "SUBSCRIBE";
   ImapReader r(command.args);
   auto name = ParseMailboxArg(r);
-  if (!name) co_return Completion::Bad(name.error().message);
+  if (!name) co_return NameFailure(name.error());
   if (!r.AtEnd()) co_return Completion::Bad("Unexpected arguments");
   const std::string folder = *name;
   auto done = co_await WithAccount([&](AccountStore& s) {

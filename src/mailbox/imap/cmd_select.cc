@@ -227,12 +227,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   const bool examine = command.name == "EXAMINE";
   ImapReader r(command.args);
   auto name = ParseMailboxArg(r);
-  if (!name) {
-    if (name.error().code == ErrorCode::kProtocol) {
-      co_return Completion::Bad(name.error().message);
-    }
-    co_return Completion::No("[CANNOT] Invalid mailbox name");
-  }
+  if (!name) co_return NameFailure(name.error());
 
   // RFC 7162 §3.1.8 (CONDSTORE) and §3.2.5 (QRESYNC) parameters.
   std::optional<QresyncParams> qresync;

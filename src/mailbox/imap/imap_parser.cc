@@ -227,6 +227,16 @@ Result<std::string> ImapReader::Atom(bool allow_bracket) {
   return AtomLike(allow_bracket, false);
 }
 
+Result<std::string> ImapReader::FetchAttName() {
+  size_t start = pos_;
+  while (pos_ < in_.size() && in_[pos_] != '[' &&
+         IsAtomChar(static_cast<unsigned char>(in_[pos_]), false, false)) {
+    ++pos_;
+  }
+  if (pos_ == start) return Bad("Expected a fetch attribute");
+  return std::string(in_.substr(start, pos_ - start));
+}
+
 Result<std::string> ImapReader::Quoted() {
   if (!Consume('"')) return Bad("Expected a quoted string");
   std::string out;
@@ -445,7 +455,7 @@ Result<std::optional<std::pair<uint64_t, uint64_t>>> ReadPartial(
 }
 
 Status ReadFetchAtt(ImapReader& r, std::vector<FetchItem>& items) {
-  auto name_or = r.Atom();
+  auto name_or = r.FetchAttName();
   if (!name_or) return Bad("Invalid fetch attribute");
   std::string name = Upper(*name_or);
   auto simple = [&items](FetchAttr attr) {

@@ -96,6 +96,8 @@ class ImapReader {
   Result<std::string> String();
   // NIL | string.
   Result<std::optional<std::string>> NString();
+  // A FETCH attribute name: atom characters up to '[' ("BODY.PEEK").
+  Result<std::string> FetchAttName();
   // list-mailbox: like astring but '%' and '*' allowed in atoms.
   Result<std::string> ListMailbox();
   // 1*DIGIT fitting in 63 bits.

@@ -110,10 +110,10 @@ std::string_view ImapStateName(ImapState state) {
   return "unknown";
 }
 
-std::string ImapQuote(std::string_view value) {
-  bool quotable = std::all_of(value.begin(), value.end(), [](char c) {
+std::string ImapQuote(std::string_view value, bool utf8) {
+  bool quotable = std::all_of(value.begin(), value.end(), [utf8](char c) {
     auto u = static_cast<unsigned char>(c);
-    return u >= 0x20 && u < 0x7f;
+    return (u >= 0x20 && u < 0x7f) || (utf8 && u >= 0x80);
   });
   if (!quotable) {
     return "{" + std::to_string(value.size()) + "}\r\n" + std::string(value);
@@ -150,6 +150,11 @@ std::string FormatNumberSet(std::vector<uint32_t> values) {
     i = j + 1;
   }
   return out;
+}
+
+Completion NameFailure(const Error& error) {
+  if (error.code == ErrorCode::kProtocol) return Completion::Bad(error.message);
+  return Completion::No("[CANNOT] Invalid mailbox name: " + error.message);
 }
 
 Completion StoreFailure(const Error& error) {
@@ -451,7 +456,7 @@ Result<std::string> ImapSession::ToStoreName(std::string_view wire) const {
 }
 
 std::string ImapSession::ToWireName(std::string_view store_name) const {
-  if (utf8_enabled_) return ImapQuote(store_name);
+  if (utf8_enabled_) return ImapQuote(store_name, /*utf8=*/true);
   auto encoded = EncodeMailboxName(store_name);
   // A name the store holds that does not encode (invalid UTF-8 from some
   // other path) is shown raw rather than hidden.

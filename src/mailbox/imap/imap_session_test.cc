@@ -1,1 +1,674 @@
-// placeholder
+// Transcript tests: a real corvus::Server on loopback runs IMAP sessions
+// over a temporary MessageStore and SqliteDirectory; a raw socket client
+// sends exact bytes and reads whole responses (literals included).
+#include "mailbox/imap/imap_session.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/net.h"
+#include "directory/password.h"
+#include "directory/sqlite_directory.h"
+#include "mailbox/imap/account_events.h"
+#include "store/store.h"
+
+namespace corvus::imap {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A raw IMAP client: exact bytes out, responses in (literal-aware).
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address),
+                         sizeof(address)) == 0;
+  }
+  ~Client() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  bool connected() const { return connected_; }
+
+  void Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = write(fd_, data.data(), data.size());
+      if (n <= 0) return;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  // One response line, with any literals it announces and the rest of
+  // the line after them; "" on EOF or after 5 s of silence.
+  std::string ReadResponse(int timeout_ms = 5000) {
+    std::string out;
+    for (int parts = 0; parts < 1000; ++parts) {
+      std::string line = ReadLine(timeout_ms);
+      if (line.empty()) return out;
+      out += line;
+      static const std::regex kLiteral(R"(\{(\d+)\}\r\n$)");
+      std::smatch match;
+      if (!std::regex_search(line, match, kLiteral)) return out;
+      size_t count = std::stoul(match[1]);
+      std::string data = ReadBytes(count, timeout_ms);
+      out += data;
+      if (data.size() < count) return out;
+    }
+    return out;
+  }
+
+  // Every response up to and including the tagged one for `tag`.
+  std::string ReadTagged(std::string_view tag) {
+    std::string out;
+    std::string prefix = std::string(tag) + " ";
+    for (int i = 0; i < 100000; ++i) {
+      std::string response = ReadResponse();
+      if (response.empty()) return out + "(eof)";
+      out += response;
+      if (response.starts_with(prefix)) return out;
+    }
+    return out;
+  }
+
+  std::string Command(std::string_view tag, std::string_view text) {
+    Send(std::string(tag) + " " + std::string(text) + "\r\n");
+    return ReadTagged(tag);
+  }
+
+  // True if the server closes the connection within 5 s.
+  bool ReadsEof() {
+    for (int i = 0; i < 1000; ++i) {
+      buffer_.clear();
+      if (!Fill(5000)) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::string ReadLine(int timeout_ms) {
+    for (int i = 0; i < 100000; ++i) {
+      size_t lf = buffer_.find('\n');
+      if (lf != std::string::npos) {
+        std::string line = buffer_.substr(0, lf + 1);
+        buffer_.erase(0, lf + 1);
+        return line;
+      }
+      if (!Fill(timeout_ms)) return "";
+    }
+    return "";
+  }
+
+  std::string ReadBytes(size_t count, int timeout_ms) {
+    for (int i = 0; i < 100000 && buffer_.size() < count; ++i) {
+      if (!Fill(timeout_ms)) break;
+    }
+    size_t n = std::min(count, buffer_.size());
+    std::string out = buffer_.substr(0, n);
+    buffer_.erase(0, n);
+    return out;
+  }
+
+  bool Fill(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    char chunk[65536];
+    ssize_t n = read(fd_, chunk, sizeof(chunk));
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buffer_;
+};
+
+bool Contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+#define EXPECT_HAS(text, needle)                                    \
+  EXPECT_TRUE(Contains((text), (needle))) << "want " << (needle)    \
+                                          << "\ngot:\n" << (text)
+#define EXPECT_LACKS(text, needle)                                  \
+  EXPECT_FALSE(Contains((text), (needle))) << "unwanted " << (needle) \
+                                           << "\ngot:\n" << (text)
+
+const std::string kSimple =
+    "From: Alice <alice@example.com>\r\n"
+    "To: bob@example.com\r\n"
+    "Subject: hello there\r\n"
+    "Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"
+    "\r\n"
+    "Hello, world!\r\n";
+
+const std::string kMultipart =
+    "From: a@b\r\n"
+    "Subject: multi\r\n"
+    "Content-Type: multipart/mixed; boundary=b\r\n"
+    "\r\n"
+    "--b\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "hi\r\n"
+    "--b\r\n"
+    "Content-Type: text/html\r\n"
+    "\r\n"
+    "<p>x</p>\r\n"
+    "--b--\r\n";
+
+class ImapSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir_template[] = "/tmp/corvus-imap-test-XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    dir_ = dir_template;
+    auto store = MessageStore::Open(StoreOptions{dir_ / "store"});
+    ASSERT_TRUE(store) << store.error().ToString();
+    store_ = std::move(*store);
+    auto directory = SqliteDirectory::Open(dir_ / "directory.db");
+    ASSERT_TRUE(directory) << directory.error().ToString();
+    directory_ = std::move(*directory);
+    ASSERT_TRUE(directory_->CreateDomain("example.com"));
+    alice_ = CreateAccount("alice@example.com", 0);
+    small_ = CreateAccount("small@example.com", 2000);
+  }
+
+  void TearDown() override {
+    StopServer();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  Account CreateAccount(const std::string& address, int64_t quota) {
+    Account account;
+    account.address = address;
+    account.password_hash = *HashPassword("secret");
+    account.quota_bytes = quota;
+    auto created = directory_->CreateAccount(account);
+    EXPECT_TRUE(created) << created.error().ToString();
+    return created ? *created : Account{};
+  }
+
+  void StartServer(ImapOptions options = {}) {
+    options.error_delay = 0ms;
+    ServerOptions server_options;
+    server_options.threads = 2;
+    server_options.shutdown_grace = 1s;
+    server_ = std::make_unique<Server>(std::move(server_options));
+    ImapDependencies deps{*store_, *directory_, events_};
+    auto handler = MakeImapHandler(std::move(options), deps);
+    ASSERT_TRUE(handler) << handler.error().ToString();
+    ListenerOptions listener;
+    listener.name = "imap";
+    listener.endpoint = Endpoint{"127.0.0.1", 0};
+    listener.handler = *handler;
+    auto status = server_->Listen(std::move(listener));
+    ASSERT_TRUE(status) << status.error().ToString();
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+
+  void StopServer() {
+    if (!server_) return;
+    server_->Stop();
+    thread_.join();
+    server_.reset();
+  }
+
+  uint16_t port() const { return server_->port("imap"); }
+
+  // A connected client past the greeting, logged in as alice unless
+  // `login` is false.
+  std::unique_ptr<Client> Connect(bool login = true,
+                                  const std::string& user = "alice@example.com") {
+    auto client = std::make_unique<Client>(port());
+    EXPECT_TRUE(client->connected());
+    std::string greeting = client->ReadResponse();
+    EXPECT_TRUE(greeting.starts_with("* OK [CAPABILITY IMAP4rev1"))
+        << greeting;
+    if (login) {
+      std::string reply = client->Command("L", "LOGIN " + user + " secret");
+      EXPECT_HAS(reply, "L OK");
+    }
+    return client;
+  }
+
+  // Delivers `data` to alice's INBOX as LMTP would, and notifies.
+  void Deliver(const std::string& data) {
+    Recipient recipient;
+    recipient.account_id = alice_.id;
+    Delivery delivery;
+    delivery.data = data;
+    delivery.recipients.push_back(recipient);
+    auto result = store_->DeliverMessage(delivery);
+    ASSERT_TRUE(result) << result.error().ToString();
+    ASSERT_EQ((*result)[0].status, DeliveryStatus::kOk);
+    events_.Notify(alice_.id);
+  }
+
+  std::string Append(Client& client, const std::string& tag,
+                     const std::string& mailbox, const std::string& data) {
+    client.Send(tag + " APPEND " + mailbox + " {" +
+                std::to_string(data.size()) + "+}\r\n" + data + "\r\n");
+    return client.ReadTagged(tag);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<MessageStore> store_;
+  std::unique_ptr<Directory> directory_;
+  AccountEvents events_;
+  Account alice_;
+  Account small_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+TEST_F(ImapSessionTest, LoginSucceedsAndCapabilitiesGrow) {
+  StartServer();
+  auto client = Connect(/*login=*/false);
+  std::string caps = client->Command("a", "CAPABILITY");
+  EXPECT_HAS(caps, "AUTH=PLAIN");
+  EXPECT_LACKS(caps, "LOGINDISABLED");
+  EXPECT_HAS(caps, "a OK");
+
+  std::string select = client->Command("b", "SELECT INBOX");
+  EXPECT_HAS(select, "b BAD");
+
+  std::string login = client->Command("c", "LOGIN alice@example.com secret");
+  EXPECT_HAS(login, "c OK [CAPABILITY IMAP4rev1");
+  EXPECT_HAS(login, "UIDPLUS");
+  EXPECT_HAS(client->Command("d", "LOGIN alice@example.com secret"), "d BAD");
+  std::string logout = client->Command("e", "LOGOUT");
+  EXPECT_HAS(logout, "* BYE");
+  EXPECT_HAS(logout, "e OK");
+  EXPECT_TRUE(client->ReadsEof());
+}
+
+TEST_F(ImapSessionTest, LoginWithWrongPasswordFails) {
+  StartServer();
+  auto client = Connect(false);
+  std::string reply = client->Command("a", "LOGIN alice@example.com wrong");
+  EXPECT_HAS(reply, "a NO [AUTHENTICATIONFAILED]");
+  reply = client->Command("b", "LOGIN nobody@example.com secret");
+  EXPECT_HAS(reply, "b NO [AUTHENTICATIONFAILED]");
+  EXPECT_HAS(client->Command("c", "SELECT INBOX"), "c BAD");
+}
+
+TEST_F(ImapSessionTest, PlaintextLoginRefusedWhenPolicyIsNever) {
+  ImapOptions options;
+  options.plaintext_auth = PlaintextAuth::kNever;
+  StartServer(options);
+  auto client = Connect(false);
+  std::string caps = client->Command("a", "CAPABILITY");
+  EXPECT_HAS(caps, "LOGINDISABLED");
+  EXPECT_LACKS(caps, "AUTH=PLAIN");
+  EXPECT_HAS(client->Command("b", "LOGIN alice@example.com secret"),
+             "b NO [PRIVACYREQUIRED]");
+  EXPECT_HAS(client->Command("c", "AUTHENTICATE PLAIN "
+                                  "AGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA=="),
+             "c NO [PRIVACYREQUIRED]");
+}
+
+TEST_F(ImapSessionTest, AuthenticatePlainWithInitialResponseAndContinuation) {
+  StartServer();
+  auto client = Connect(false);
+  // "\0alice@example.com\0secret"
+  const std::string response = "AGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA==";
+  EXPECT_HAS(client->Command("a", "AUTHENTICATE PLAIN " + response), "a OK");
+
+  auto second = Connect(false);
+  second->Send("b AUTHENTICATE PLAIN\r\n");
+  EXPECT_EQ(second->ReadResponse(), "+ \r\n");
+  second->Send(response + "\r\n");
+  EXPECT_HAS(second->ReadTagged("b"), "b OK");
+
+  auto third = Connect(false);
+  third->Send("c AUTHENTICATE PLAIN\r\n");
+  EXPECT_EQ(third->ReadResponse(), "+ \r\n");
+  third->Send("*\r\n");
+  EXPECT_HAS(third->ReadTagged("c"), "c BAD");
+}
+
+TEST_F(ImapSessionTest, SynchronisingAndNonSynchronisingLiterals) {
+  StartServer();
+  auto client = Connect(false);
+  client->Send("a LOGIN {17}\r\n");
+  EXPECT_TRUE(client->ReadResponse().starts_with("+ "));
+  client->Send("alice@example.com {6}\r\n");
+  EXPECT_TRUE(client->ReadResponse().starts_with("+ "));
+  client->Send("secret\r\n");
+  EXPECT_HAS(client->ReadTagged("a"), "a OK");
+
+  auto plus = Connect(false);
+  plus->Send("b LOGIN {17+}\r\nalice@example.com {6+}\r\nsecret\r\n");
+  std::string reply = plus->ReadTagged("b");
+  EXPECT_TRUE(reply.starts_with("b OK")) << "no continuation, got " << reply;
+}
+
+TEST_F(ImapSessionTest, AppendThenFetchReturnsTheSameBytes) {
+  StartServer();
+  auto client = Connect();
+  std::string appended = Append(*client, "a", "INBOX", kSimple);
+  EXPECT_HAS(appended, "a OK [APPENDUID ");
+  std::string select = client->Command("b", "SELECT INBOX");
+  EXPECT_HAS(select, "* 1 EXISTS");
+  EXPECT_HAS(select, "b OK [READ-WRITE]");
+
+  std::string fetch = client->Command("c", "FETCH 1 BODY.PEEK[]");
+  EXPECT_HAS(fetch, "* 1 FETCH (BODY[] {" + std::to_string(kSimple.size()) +
+                        "}\r\n" + kSimple + ")\r\n");
+  EXPECT_LACKS(fetch, "\\Seen");
+
+  std::string partial = client->Command("d", "FETCH 1 BODY.PEEK[]<6.5>");
+  EXPECT_HAS(partial, "BODY[]<6> {5}\r\nAlice)");
+  std::string beyond = client->Command("e", "FETCH 1 BODY.PEEK[]<9999.5>");
+  EXPECT_HAS(beyond, "BODY[]<9999> {0}\r\n)");
+
+  std::string fields = client->Command(
+      "f", "FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)] RFC822.SIZE UID)");
+  EXPECT_HAS(fields, "Subject: hello there\r\n\r\n");
+  EXPECT_HAS(fields, "RFC822.SIZE " + std::to_string(kSimple.size()));
+
+  // A non-peek BODY[] sets \Seen and says so.
+  std::string seen = client->Command("g", "FETCH 1 BODY[TEXT]");
+  EXPECT_HAS(seen, "BODY[TEXT] {15}\r\nHello, world!\r\n");
+  EXPECT_HAS(seen, "FLAGS (\\Seen)");
+  std::string envelope = client->Command("h", "UID FETCH 1:* ENVELOPE");
+  EXPECT_HAS(envelope, "UID 1 ENVELOPE (\"Tue, 1 Jul 2003 10:52:37 +0200\" "
+                       "\"hello there\"");
+}
+
+TEST_F(ImapSessionTest, BodyStructureOfAMultipart) {
+  StartServer();
+  auto client = Connect();
+  Append(*client, "a", "INBOX", kMultipart);
+  client->Command("b", "SELECT INBOX");
+  std::string reply = client->Command("c", "FETCH 1 (BODYSTRUCTURE BODY[2])");
+  EXPECT_HAS(reply,
+             "BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL "
+             "NIL \"7bit\" 2 1 NIL NIL NIL NIL)(\"text\" \"html\"");
+  EXPECT_HAS(reply, "\"mixed\" (\"boundary\" \"b\")");
+  EXPECT_HAS(reply, "BODY[2] {8}\r\n<p>x</p>");
+  EXPECT_HAS(client->Command("d", "FETCH 1 BODY[1.BOGUS]"), "d BAD");
+}
+
+TEST_F(ImapSessionTest, StoreFlagsAndSearch) {
+  StartServer();
+  auto client = Connect();
+  for (int i = 0; i < 3; ++i) Append(*client, "a", "INBOX", kSimple);
+  Append(*client, "a", "INBOX", kMultipart);
+  client->Command("b", "SELECT INBOX");
+
+  std::string store = client->Command("c", "STORE 2:3 +FLAGS (\\Flagged)");
+  EXPECT_HAS(store, "* 2 FETCH (FLAGS (\\Flagged))");
+  EXPECT_HAS(store, "* 3 FETCH (FLAGS (\\Flagged))");
+  EXPECT_HAS(client->Command("d", "STORE 3 -FLAGS.SILENT (\\Flagged)"),
+             "d OK");
+
+  EXPECT_HAS(client->Command("e", "SEARCH FLAGGED"), "* SEARCH 2\r\n");
+  EXPECT_HAS(client->Command("f", "SEARCH UNFLAGGED"), "* SEARCH 1 3 4\r\n");
+  EXPECT_HAS(client->Command("g", "UID SEARCH SUBJECT multi"),
+             "* SEARCH 4\r\n");
+  EXPECT_HAS(client->Command("h", "SEARCH OR FLAGGED BODY \"<p>x\""),
+             "* SEARCH 2 4\r\n");
+  EXPECT_HAS(client->Command("i", "SEARCH SENTON 1-Jul-2003 NOT 1"),
+             "* SEARCH 2 3\r\n");
+  EXPECT_HAS(client->Command("j", "SEARCH RETURN (MIN MAX COUNT) ALL"),
+             "* ESEARCH (TAG \"j\") MIN 1 MAX 4 COUNT 4");
+  EXPECT_HAS(client->Command("k", "SEARCH CHARSET KOI8-R ALL"),
+             "k NO [BADCHARSET");
+  // SEARCHRES: save, then use "$".
+  client->Command("l", "SEARCH RETURN (SAVE) FLAGGED");
+  EXPECT_HAS(client->Command("m", "FETCH $ UID"), "* 2 FETCH (UID 2)");
+}
+
+TEST_F(ImapSessionTest, CopyMoveAndExpungeWithUidplus) {
+  StartServer();
+  auto client = Connect();
+  for (int i = 0; i < 3; ++i) Append(*client, "a", "INBOX", kSimple);
+  EXPECT_HAS(client->Command("b", "CREATE Saved"), "b OK");
+  client->Command("c", "SELECT INBOX");
+
+  std::string copy = client->Command("d", "COPY 1:2 Saved");
+  EXPECT_HAS(copy, "d OK [COPYUID ");
+  EXPECT_HAS(copy, " 1:2 1:2]");
+  EXPECT_HAS(client->Command("e", "COPY 1 Nowhere"), "e NO [TRYCREATE]");
+
+  std::string move = client->Command("f", "UID MOVE 2 Saved");
+  EXPECT_HAS(move, "* OK [COPYUID ");
+  EXPECT_HAS(move, " 2 3]");
+  EXPECT_HAS(move, "* 2 EXPUNGE");
+  EXPECT_HAS(move, "f OK");
+
+  client->Command("g", "STORE 1 +FLAGS.SILENT (\\Deleted)");
+  std::string expunge = client->Command("h", "EXPUNGE");
+  EXPECT_HAS(expunge, "* 1 EXPUNGE");
+  std::string status = client->Command("i", "STATUS Saved (MESSAGES UIDNEXT)");
+  EXPECT_HAS(status, "* STATUS \"Saved\" (MESSAGES 3 UIDNEXT 4)");
+  std::string inbox = client->Command("j", "FETCH 1:* UID");
+  EXPECT_HAS(inbox, "* 1 FETCH (UID 3)");
+  EXPECT_LACKS(inbox, "* 2 FETCH");
+}
+
+TEST_F(ImapSessionTest, ExpungeReachesOtherSessionOnlyAtAllowedMoments) {
+  StartServer();
+  auto a = Connect();
+  for (int i = 0; i < 3; ++i) Append(*a, "x", "INBOX", kSimple);
+  a->Command("s", "SELECT INBOX");
+  auto b = Connect();
+  b->Command("s", "SELECT INBOX");
+
+  a->Command("t", "STORE 2 +FLAGS.SILENT (\\Deleted)");
+  EXPECT_HAS(a->Command("u", "EXPUNGE"), "* 2 EXPUNGE");
+
+  // RFC 3501 §7.4.1: not during FETCH, STORE or SEARCH; numbers stay.
+  std::string fetch = b->Command("f", "FETCH 1:3 UID");
+  EXPECT_LACKS(fetch, "EXPUNGE");
+  EXPECT_HAS(fetch, "* 1 FETCH (UID 1)");
+  EXPECT_HAS(fetch, "* 3 FETCH (UID 3)");
+  EXPECT_HAS(fetch, "f OK");
+  EXPECT_LACKS(b->Command("g", "SEARCH ALL"), "EXPUNGE");
+  EXPECT_LACKS(b->Command("h", "STORE 3 +FLAGS (\\Seen)"), "EXPUNGE");
+
+  std::string noop = b->Command("n", "NOOP");
+  EXPECT_HAS(noop, "* 2 EXPUNGE");
+  EXPECT_HAS(b->Command("o", "FETCH 2 UID"), "* 2 FETCH (UID 3)");
+  // The \Seen set by b reached a as an unsolicited FETCH.
+  EXPECT_HAS(a->Command("p", "NOOP"), "FETCH (FLAGS (\\Seen))");
+}
+
+TEST_F(ImapSessionTest, IdleIsWokenByNotifyWithinASecond) {
+  StartServer();
+  auto client = Connect();
+  client->Command("s", "SELECT INBOX");
+  client->Send("i IDLE\r\n");
+  EXPECT_EQ(client->ReadResponse(), "+ idling\r\n");
+
+  auto start = std::chrono::steady_clock::now();
+  Deliver(kSimple);
+  std::string exists = client->ReadResponse(/*timeout_ms=*/3000);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(exists, "* 1 EXISTS\r\n");
+  EXPECT_LT(elapsed, 1s);
+  EXPECT_EQ(client->ReadResponse(), "* 1 RECENT\r\n");
+
+  // A flag change by another session arrives too.
+  auto other = Connect();
+  other->Command("s", "SELECT INBOX");
+  other->Command("t", "STORE 1 +FLAGS (\\Answered)");
+  EXPECT_HAS(client->ReadResponse(3000), "* 1 FETCH (FLAGS (\\Answered))");
+
+  client->Send("DONE\r\n");
+  EXPECT_HAS(client->ReadTagged("i"), "i OK");
+  EXPECT_HAS(client->Command("n", "NOOP"), "n OK");
+}
+
+TEST_F(ImapSessionTest, CondstoreAndQresyncBasics) {
+  StartServer();
+  auto client = Connect();
+  for (int i = 0; i < 3; ++i) Append(*client, "a", "INBOX", kSimple);
+  std::string select = client->Command("b", "SELECT INBOX (CONDSTORE)");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(select, match,
+                                std::regex(R"(HIGHESTMODSEQ (\d+)\])")))
+      << select;
+  uint64_t modseq = std::stoull(match[1]);
+  ASSERT_TRUE(std::regex_search(select, match,
+                                std::regex(R"(UIDVALIDITY (\d+)\])")));
+  std::string uidvalidity = match[1];
+
+  std::string store = client->Command(
+      "c", "STORE 1 (UNCHANGEDSINCE " + std::to_string(modseq) +
+               ") +FLAGS (\\Seen)");
+  EXPECT_HAS(store, "MODSEQ (");
+  std::string stale =
+      client->Command("d", "STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Flagged)");
+  EXPECT_HAS(stale, "d OK [MODIFIED 1]");
+  std::string changed = client->Command(
+      "e", "FETCH 1:* (FLAGS) (CHANGEDSINCE " + std::to_string(modseq) + ")");
+  EXPECT_HAS(changed, "* 1 FETCH (FLAGS (\\Seen) MODSEQ (");
+  EXPECT_LACKS(changed, "* 2 FETCH");
+
+  client->Command("f", "STORE 2 +FLAGS.SILENT (\\Deleted)");
+  client->Command("g", "EXPUNGE");
+  client->Command("h", "UNSELECT");
+
+  EXPECT_HAS(client->Command("i", "ENABLE QRESYNC"), "* ENABLED QRESYNC");
+  std::string resync = client->Command(
+      "j", "SELECT INBOX (QRESYNC (" + uidvalidity + " " +
+               std::to_string(modseq) + " 1:3))");
+  EXPECT_HAS(resync, "* VANISHED (EARLIER) 2");
+  EXPECT_HAS(resync, "* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (");
+  EXPECT_HAS(resync, "j OK");
+
+  client->Command("k", "STORE 2 +FLAGS.SILENT (\\Deleted)");
+  std::string vanished = client->Command("l", "EXPUNGE");
+  EXPECT_HAS(vanished, "* VANISHED 3");
+  EXPECT_LACKS(vanished, "EXPUNGE\r\n");
+}
+
+TEST_F(ImapSessionTest, QuotaRefusesAppendAndCopy) {
+  StartServer();
+  auto client = Connect(true, "small@example.com");
+  std::string root = client->Command("a", "GETQUOTAROOT INBOX");
+  EXPECT_HAS(root, "* QUOTAROOT \"INBOX\" \"\"");
+  EXPECT_HAS(root, "* QUOTA \"\" (STORAGE 0 1)");
+
+  const std::string big(1500, 'x');
+  const std::string message = "Subject: big\r\n\r\n" + big + "\r\n";
+  EXPECT_HAS(Append(*client, "b", "INBOX", message), "b OK");
+  EXPECT_HAS(Append(*client, "c", "INBOX", message), "c NO [OVERQUOTA]");
+  client->Command("d", "SELECT INBOX");
+  EXPECT_HAS(client->Command("e", "COPY 1 Trash"), "e NO [OVERQUOTA]");
+  EXPECT_HAS(client->Command("f", "STATUS INBOX (MESSAGES)"), "MESSAGES 1");
+}
+
+TEST_F(ImapSessionTest, MailboxesListRenameAndUtf7) {
+  StartServer();
+  auto client = Connect();
+  EXPECT_HAS(client->Command("a", "CREATE Entw&APw-rfe/Alt"), "a OK");
+  std::string list = client->Command("b", "LIST \"\" *");
+  EXPECT_HAS(list, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"");
+  EXPECT_HAS(list, "* LIST (\\HasChildren) \"/\" \"Entw&APw-rfe\"");
+  EXPECT_HAS(list, "\"Entw&APw-rfe/Alt\"");
+  EXPECT_HAS(list, "\\Sent");
+  EXPECT_HAS(client->Command("c", "LIST \"\" %/%"), "Entw&APw-rfe/Alt");
+  EXPECT_LACKS(client->Command("d", "LIST \"\" %"), "Entw&APw-rfe/Alt");
+  EXPECT_HAS(client->Command("e", "CREATE &AGE-"), "e NO [CANNOT]");
+  EXPECT_HAS(client->Command("f", "RENAME Entw&APw-rfe Old"), "f OK");
+  EXPECT_HAS(client->Command("g", "LIST \"\" Old*"), "\"Old/Alt\"");
+  EXPECT_HAS(client->Command("h", "DELETE INBOX"), "h NO");
+  EXPECT_HAS(client->Command("i", "SELECT Nowhere"), "i NO [NONEXISTENT]");
+  EXPECT_HAS(client->Command("j", "ENABLE UTF8=ACCEPT"), "ENABLED UTF8=ACCEPT");
+  EXPECT_HAS(client->Command("k", "LIST \"\" Old/*"), "\"Old/Alt\"");
+  EXPECT_HAS(client->Command("l", "CREATE \"Entwürfe\""), "l OK");
+  EXPECT_HAS(client->Command("m", "LIST \"\" Entw*"), "\"Entwürfe\"");
+  EXPECT_HAS(client->Command("n", "NAMESPACE"), "* NAMESPACE ((\"\" \"/\"))");
+}
+
+TEST_F(ImapSessionTest, HostileInputGetsErrorsNotCrashes) {
+  ImapOptions options;
+  options.max_line_length = 1024;
+  options.max_literal_size = 10000;
+  StartServer(options);
+  auto client = Connect();
+
+  client->Send("a " + std::string(5000, 'x') + "\r\n");
+  EXPECT_HAS(client->ReadResponse(), "* BAD Line too long");
+  EXPECT_HAS(client->Command("b", "NOOP"), "b OK");
+
+  client->Send("c APPEND INBOX {999999}\r\n");
+  EXPECT_HAS(client->ReadResponse(), "c NO [TOOBIG]");
+  client->Send("d LOGIN {999999}\r\n");
+  EXPECT_HAS(client->ReadResponse(), "d NO [TOOBIG]");
+  EXPECT_HAS(client->Command("e", "NOOP"), "e OK");
+
+  client->Command("f", "SELECT INBOX");
+  EXPECT_HAS(client->Command("g", "SEARCH " + std::string(200, '(') + "ALL" +
+                                      std::string(200, ')')),
+             "g BAD");
+  EXPECT_HAS(client->Command("h", "CREATE &Jjo"), "h NO");
+  EXPECT_HAS(client->Command("i", "FROBNICATE"), "i BAD Unknown command");
+  client->Send(std::string("j NO\0OP\r\n", 9));
+  EXPECT_HAS(client->ReadTagged("j"), "j BAD");
+  EXPECT_HAS(client->Command("k", "FETCH 99 UID"), "k BAD");
+  EXPECT_HAS(client->Command("l", "NOOP"), "l OK");
+
+  // A non-synchronising literal beyond the limit cannot be refused in
+  // step: BYE and hang up.
+  client->Send("m APPEND INBOX {999999+}\r\n");
+  EXPECT_HAS(client->ReadResponse(), "* BYE [TOOBIG]");
+  EXPECT_TRUE(client->ReadsEof());
+}
+
+TEST_F(ImapSessionTest, ErrorBudgetEndsTheSession) {
+  ImapOptions options;
+  options.max_errors = 5;
+  StartServer(options);
+  auto client = Connect(false);
+  std::string all;
+  for (int i = 0; i < 5; ++i) all += client->Command("t", "BOGUS");
+  all += client->ReadResponse();
+  EXPECT_HAS(all, "* BYE Too many errors");
+  EXPECT_TRUE(client->ReadsEof());
+}
+
+TEST_F(ImapSessionTest, SessionsPerAccountAreBounded) {
+  StartServer();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 20; ++i) clients.push_back(Connect());
+  auto extra = Connect(false);
+  EXPECT_HAS(extra->Command("a", "LOGIN alice@example.com secret"),
+             "a NO [LIMIT]");
+  clients.back()->Command("z", "LOGOUT");
+  clients.pop_back();
+  // The session ends asynchronously after LOGOUT; retry briefly.
+  std::string reply;
+  for (int i = 0; i < 50; ++i) {
+    reply = extra->Command("b", "LOGIN alice@example.com secret");
+    if (Contains(reply, "b OK")) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_HAS(reply, "b OK");
+}
+
+}  // namespace
+}  // namespace corvus::imap

@@ -63,8 +63,13 @@ struct SessionMessage {
 };
 
 // Quotes `value` as an IMAP string: a quoted string when it can be one,
-// else a literal.
-std::string ImapQuote(std::string_view value);
+// else a literal. With `utf8` (RFC 6855 UTF8=ACCEPT), 8-bit bytes may
+// be quoted too.
+std::string ImapQuote(std::string_view value, bool utf8 = false);
+
+// The tagged reply for a mailbox-name argument that failed: BAD for
+// syntax, NO [CANNOT] for a name that parses but is not valid.
+Completion NameFailure(const Error& error);
 
 // "(\Seen \Flagged)".
 std::string FormatFlags(const std::vector<std::string>& flags);
