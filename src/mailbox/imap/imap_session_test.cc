@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <regex>
@@ -668,6 +669,20 @@ TEST_F(ImapSessionTest, SessionsPerAccountAreBounded) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_HAS(reply, "b OK");
+}
+
+// Python's imaplib, a client people really use, against the server.
+TEST_F(ImapSessionTest, PythonImaplibSessionWorks) {
+  if (std::system("python3 -c 'import imaplib' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "python3 with imaplib not available";
+  }
+  StartServer();
+  std::filesystem::path script =
+      std::filesystem::path(__FILE__).parent_path() / "imap_client_check.py";
+  std::string command = "timeout 60 python3 " + script.string() + " " +
+                        std::to_string(port()) + " alice@example.com secret";
+  int status = std::system(command.c_str());
+  EXPECT_EQ(status, 0) << "got exit status " << status << " from " << command;
 }
 
 }  // namespace
