@@ -20,6 +20,8 @@ Task<std::vector<mta::SmtpReply>> StoreLmtpDelivery::Deliver(
     // Who gets it: each recipient must be an account here.
     Delivery delivery;
     delivery.data = data;
+    // A queue re-sending after a crash is answered 250 without a copy.
+    delivery.delivery_id = envelope.upstream_queue_id;
     std::vector<size_t> slot;  // delivery.recipients[k] -> replies[slot[k]]
     for (size_t i = 0; i < envelope.rcpt_to.size(); ++i) {
       auto account = directory_.GetAccount(envelope.rcpt_to[i].address);

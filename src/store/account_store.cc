@@ -68,6 +68,15 @@ CREATE TABLE expunged(
   modseq INTEGER NOT NULL,
   PRIMARY KEY (folder_id, uid)
 ) WITHOUT ROWID;
+-- Deliveries already made, by the sending queue's id, so that a queue that
+-- re-sends after a crash does not deliver twice.
+CREATE TABLE deliveries(
+  delivery_id TEXT PRIMARY KEY,
+  uidvalidity INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  time INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX deliveries_by_time ON deliveries(time);
 CREATE TABLE journal(
   seq INTEGER PRIMARY KEY,
   modseq INTEGER NOT NULL,
@@ -850,6 +859,49 @@ Result<FolderStatus> AccountStore::Select(std::string_view folder) {
   return status;
 }
 
+namespace {
+
+// How long a delivery id is remembered: longer than any queue keeps a
+// message (queue.max_lifetime_seconds tops out at 90 days).
+constexpr int64_t kDeliveryMemorySeconds = 91 * 86400;
+
+// The result of an earlier delivery with `delivery_id`, if there was one.
+Result<std::optional<AppendResult>> FindDelivery(Db& db,
+                                                 std::string_view delivery_id) {
+  auto stmt = db.Prepare(
+      "SELECT uidvalidity, uid FROM deliveries WHERE delivery_id = ?");
+  if (!stmt) return Fail(stmt.error());
+  auto row = stmt->Bind(1, delivery_id).Step();
+  if (!row) return Fail(row.error());
+  if (!*row) return std::optional<AppendResult>();
+  return std::optional<AppendResult>(AppendResult{
+      AppendStatus::kOk, static_cast<uint32_t>(stmt->Int(0)),
+      static_cast<uint32_t>(stmt->Int(1)), 0});
+}
+
+// Remembers a delivery and forgets those older than the memory.
+Status RecordDelivery(Db& db, std::string_view delivery_id,
+                      uint32_t uidvalidity, uint32_t uid) {
+  int64_t now = Now();
+  auto insert = db.Prepare(
+      "INSERT INTO deliveries (delivery_id, uidvalidity, uid, time)"
+      " VALUES (?, ?, ?, ?)");
+  if (!insert) return Fail(insert.error());
+  if (auto st = insert->Bind(1, delivery_id)
+                    .Bind(2, int64_t{uidvalidity})
+                    .Bind(3, int64_t{uid})
+                    .Bind(4, now)
+                    .Run();
+      !st) {
+    return st;
+  }
+  auto prune = db.Prepare("DELETE FROM deliveries WHERE time < ?");
+  if (!prune) return Fail(prune.error());
+  return prune->Bind(1, now - kDeliveryMemorySeconds).Run();
+}
+
+}  // namespace
+
 Result<std::vector<AppendResult>> AccountStore::Append(
     std::span<const NewMessage> batch, uint64_t quota_bytes) {
   // Validate everything first so that bad input changes nothing.
@@ -883,6 +935,14 @@ Result<std::vector<AppendResult>> AccountStore::Append(
     }
     std::optional<FolderInfo>& folder = folders[name];
     AppendResult result;
+    if (!m.delivery_id.empty()) {
+      auto earlier = FindDelivery(*db_, m.delivery_id);
+      if (!earlier) return Fail(earlier.error());
+      if (*earlier) {
+        results.push_back(**earlier);
+        continue;
+      }
+    }
     if (!folder) {
       result.status = AppendStatus::kNoSuchFolder;
       results.push_back(result);
@@ -918,6 +978,13 @@ Result<std::vector<AppendResult>> AccountStore::Append(
                    {"body_structure", row.body_structure}};
     if (auto st = AppendJournal(*db_, *modseq, "append", record); !st) {
       return Fail(st.error());
+    }
+    if (!m.delivery_id.empty()) {
+      if (auto st = RecordDelivery(*db_, m.delivery_id, folder->uidvalidity,
+                                   row.uid);
+          !st) {
+        return Fail(st.error());
+      }
     }
     results.push_back(
         {AppendStatus::kOk, folder->uidvalidity, row.uid, *modseq});

@@ -111,6 +111,10 @@ struct NewMessage {
   std::vector<std::string> flags;
   std::string envelope;
   std::string body_structure;
+  // Non-empty: an id that makes the append idempotent. A second append
+  // with the same id returns the first one's UID and adds nothing (a
+  // queue re-sending after a crash). Remembered for 91 days.
+  std::string delivery_id;
 };
 
 enum class AppendStatus { kOk, kOverQuota, kNoSuchFolder };

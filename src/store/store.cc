@@ -275,7 +275,7 @@ Result<std::vector<std::vector<RecipientResult>>> MessageStore::DeliverMessages(
       const Recipient& r = d.recipients[s.recipient];
       batch.push_back({r.folder, hashes[s.delivery], d.data.size(),
                        d.internal_date != 0 ? d.internal_date : now, r.flags,
-                       d.envelope, d.body_structure});
+                       d.envelope, d.body_structure, d.delivery_id});
     }
     uint64_t quota = deliveries[slots[0].delivery]
                          .recipients[slots[0].recipient]

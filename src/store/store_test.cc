@@ -122,6 +122,31 @@ TEST_F(MessageStoreTest, ReportsEachRecipientOnItsOwn) {
   EXPECT_EQ((*alice)->Usage()->messages, 0u);
 }
 
+TEST_F(MessageStoreTest, RepeatedDeliveryIdIsStoredOnce) {
+  std::string body = "Subject: once\r\n\r\nx\r\n";
+  Delivery d;
+  d.data = body;
+  d.delivery_id = "0A1B2C";
+  d.recipients = {{kAlice, "INBOX", 0, {}}, {kBob, "INBOX", 0, {}}};
+  auto first = store_->DeliverMessage(d);
+  ASSERT_TRUE(first);
+  // The queue re-sends after a crash; a different message id still counts.
+  auto again = store_->DeliverMessage(d);
+  ASSERT_TRUE(again);
+  d.delivery_id = "0A1B2D";
+  auto other = store_->DeliverMessage(d);
+  ASSERT_TRUE(other);
+
+  EXPECT_EQ((*again)[0].status, DeliveryStatus::kOk);
+  EXPECT_EQ((*again)[0].uid, (*first)[0].uid) << "want the first UID back";
+  EXPECT_EQ((*again)[1].uid, (*first)[1].uid);
+  EXPECT_EQ((*other)[0].uid, (*first)[0].uid + 1);
+  auto alice = store_->OpenAccount(kAlice, false);
+  ASSERT_TRUE(alice);
+  EXPECT_EQ((*alice)->Usage()->messages, 2u)
+      << "got a duplicate for the repeated delivery id";
+}
+
 TEST_F(MessageStoreTest, DeliverMessagesGroupsPerAccount) {
   std::vector<std::string> bodies = {"m1", "m2", "m3"};
   std::vector<Delivery> batch(3);
