@@ -82,6 +82,12 @@ Task<Completion> ImapSession::CmdIdle(const ImapCommand& command) {
   }
 
   if (!line) {
+    if (line.error().code == ErrorCode::kTemporary && !closing_) {
+      co_await Bye(conn_.stopping() ? "Server shutting down"
+                                    : "Autologout; idle for too long",
+                   line.error().message);
+      co_return Completion::No("Session ended");
+    }
     if (line.error().code != ErrorCode::kProtocol) {
       if (!closing_) conn_.NoteCloseReason("client closed in IDLE");
       closing_ = true;

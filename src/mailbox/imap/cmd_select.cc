@@ -160,6 +160,11 @@ Task<void> ImapSession::Sync(bool allow_expunge, bool force) {
       info = std::move(*f);
       return Status{};
     });
+    if (!status && status.error().code != ErrorCode::kNotFound) {
+      conn_.log().Error("imap_sync_failed",
+                        {{"error", status.error().ToString()}});
+      co_return;
+    }
     if (!status || info.uidvalidity != uidvalidity_) {
       // The mailbox was deleted or renamed away under this session; its
       // sequence numbers mean nothing any more (RFC 3501 §7.1.5).

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "common/net.h"
+#include "common/tls.h"
 #include "directory/password.h"
 #include "directory/sqlite_directory.h"
 #include "mailbox/imap/account_events.h"
@@ -44,14 +46,25 @@ class Client {
                          sizeof(address)) == 0;
   }
   ~Client() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
     if (fd_ >= 0) close(fd_);
+  }
+
+  bool StartTls() {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    return SSL_connect(ssl_) == 1;
   }
 
   bool connected() const { return connected_; }
 
   void Send(std::string_view data) {
     while (!data.empty()) {
-      ssize_t n = write(fd_, data.data(), data.size());
+      ssize_t n = ssl_ != nullptr ? SSL_write(ssl_, data.data(),
+                                              static_cast<int>(data.size()))
+                                  : write(fd_, data.data(), data.size());
       if (n <= 0) return;
       data.remove_prefix(static_cast<size_t>(n));
     }
@@ -128,10 +141,13 @@ class Client {
   }
 
   bool Fill(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    if (ssl_ == nullptr || SSL_pending(ssl_) == 0) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, timeout_ms) <= 0) return false;
+    }
     char chunk[65536];
-    ssize_t n = read(fd_, chunk, sizeof(chunk));
+    ssize_t n = ssl_ != nullptr ? SSL_read(ssl_, chunk, sizeof(chunk))
+                                : read(fd_, chunk, sizeof(chunk));
     if (n <= 0) return false;
     buffer_.append(chunk, static_cast<size_t>(n));
     return true;
@@ -140,6 +156,8 @@ class Client {
   int fd_ = -1;
   bool connected_ = false;
   std::string buffer_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
 };
 
 bool Contains(const std::string& haystack, std::string_view needle) {
@@ -209,9 +227,11 @@ class ImapSessionTest : public ::testing::Test {
     return created ? *created : Account{};
   }
 
-  void StartServer(ImapOptions options = {}) {
+  void StartServer(ImapOptions options = {},
+                   std::shared_ptr<TlsContext> tls = nullptr) {
     options.error_delay = 0ms;
     ServerOptions server_options;
+    server_options.tls = std::move(tls);
     server_options.threads = 2;
     server_options.shutdown_grace = 1s;
     server_ = std::make_unique<Server>(std::move(server_options));
@@ -669,6 +689,32 @@ TEST_F(ImapSessionTest, SessionsPerAccountAreBounded) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_HAS(reply, "b OK");
+}
+
+TEST_F(ImapSessionTest, StartTlsDiscardsPipelinedPlaintextThenAllowsLogin) {
+  ASSERT_TRUE(WriteSelfSignedCertificate(dir_ / "cert.pem", dir_ / "key.pem",
+                                         "imap.test"));
+  auto tls = TlsContext::Load(dir_ / "cert.pem", dir_ / "key.pem");
+  ASSERT_TRUE(tls) << tls.error().ToString();
+  ImapOptions options;
+  options.plaintext_auth = PlaintextAuth::kNever;
+  StartServer(options, *tls);
+  auto client = Connect(false);
+  std::string caps = client->Command("a", "CAPABILITY");
+  EXPECT_HAS(caps, "STARTTLS");
+  EXPECT_HAS(caps, "LOGINDISABLED");
+
+  // The LOGIN pipelined after STARTTLS came in the clear: dropped.
+  client->Send("b STARTTLS\r\nc LOGIN alice@example.com secret\r\n");
+  EXPECT_EQ(client->ReadResponse(), "b OK Begin TLS negotiation now\r\n");
+  ASSERT_TRUE(client->StartTls());
+  caps = client->Command("d", "CAPABILITY");
+  EXPECT_LACKS(caps, "c OK");
+  EXPECT_LACKS(caps, "STARTTLS");
+  EXPECT_HAS(caps, "AUTH=PLAIN");
+  EXPECT_HAS(client->Command("e", "STARTTLS"), "e BAD");
+  EXPECT_HAS(client->Command("f", "LOGIN alice@example.com secret"), "f OK");
+  EXPECT_HAS(client->Command("g", "SELECT INBOX"), "g OK");
 }
 
 // Python's imaplib, a client people really use, against the server.
