@@ -2,6 +2,12 @@
 // and the login they share: check the password, take the POP3 lock,
 // snapshot INBOX. Credentials go to the directory and nowhere else: not
 // to logs, not to NoteCommand.
+//
+// TODO(corvus): login does not check that this server is the account's
+// home_server; the proxy only routes logins there, but a client that
+// reaches a mailbox server directly for an account homed elsewhere gets
+// an empty INBOX (and a new, empty account database) here. Costs a
+// confusing empty mailbox and a stray file until the check exists.
 #include <utility>
 
 #include "mailbox/pop3/session.h"

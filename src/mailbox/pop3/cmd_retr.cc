@@ -1,5 +1,10 @@
 // RETR, TOP and DELE (RFC 1939 sections 5 and 7): a message's bytes, as
 // stored, dot-stuffed; and the deleted mark that UPDATE acts on.
+//
+// TODO(corvus): RETR and TOP read the whole blob into memory and queue
+// its dot-stuffed copy; reading and sending it in chunks would bound a
+// session's memory. Costs about twice the message size (up to
+// [smtp] max_message_size) per concurrent RETR.
 #include <string>
 #include <utility>
 
