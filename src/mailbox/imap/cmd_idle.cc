@@ -53,10 +53,20 @@ Task<Completion> ImapSession::CmdIdle(const ImapCommand& command) {
   bool done = false;
   bool watching = true;
   auto watcher = [this, &done]() -> Task<void> {
+    // The watcher's writes re-arm the connection's timer, which leaves
+    // the pending DONE read without its idle timeout; so IDLE keeps its
+    // own clock (RFC 2177: a server may log out an IDLE client after
+    // 30 minutes of silence).
+    auto deadline = std::chrono::steady_clock::now() + options_.idle_timeout;
     while (!done && !closing_) {
       uint64_t seen = seen_generation_;
       co_await events_->WaitChange(seen, kIdlePoll);
       if (done || closing_) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        co_await Bye("Autologout; idle for too long", "idle timeout");
+        conn_.Close();
+        break;
+      }
       if (state_ == ImapState::kSelected) {
         co_await Sync(true, /*force=*/false);
         co_await FlushNow();

@@ -275,10 +275,10 @@ Task<bool> ImapSession::ReadCommand(std::string& buffer) {
 
     auto literal = TrailingLiteral(*line);
     if (!literal) co_return true;
-    bool too_big =
-        literal->size > literal_limit ||
-        buffer.size() + literal->size > options_.max_literal_size +
-                                            kCommandSlack;
+    // The whole command is bounded too, so many small literals cannot
+    // add up to more than one big one.
+    bool too_big = literal->size > literal_limit ||
+                   buffer.size() + literal->size > literal_limit + kCommandSlack;
     if (too_big && !literal->non_synchronizing) {
       // RFC 9051 §7.1: the client waits for "+" before sending a
       // synchronising literal, so refusing it keeps us in step.

@@ -660,6 +660,44 @@ TEST_F(ImapSessionTest, HostileInputGetsErrorsNotCrashes) {
   EXPECT_TRUE(client->ReadsEof());
 }
 
+TEST_F(ImapSessionTest, ManySmallLiteralsCannotAddUpToABigCommand) {
+  StartServer();
+  auto client = Connect();
+  std::string command = "a ID (";
+  const std::string chunk(1000, 'x');
+  for (int i = 0; i < 200; ++i) {
+    command += "{1000+}\r\n" + chunk + " ";
+  }
+  client->Send(command);
+  EXPECT_HAS(client->ReadResponse(), "* BYE [TOOBIG]");
+  EXPECT_TRUE(client->ReadsEof());
+}
+
+TEST_F(ImapSessionTest, UidExpungeAndCloseExpungeOnlyWhatTheyShould) {
+  StartServer();
+  auto client = Connect();
+  for (int i = 0; i < 4; ++i) Append(*client, "a", "INBOX", kSimple);
+  client->Command("b", "SELECT INBOX");
+  client->Command("c", "STORE 1:3 +FLAGS.SILENT (\\Deleted)");
+  std::string uid_expunge = client->Command("d", "UID EXPUNGE 2");
+  EXPECT_HAS(uid_expunge, "* 2 EXPUNGE");
+  EXPECT_LACKS(uid_expunge, "* 1 EXPUNGE");
+  EXPECT_HAS(client->Command("e", "UID EXPUNGE"), "e BAD");
+
+  // CLOSE expunges the rest without telling (RFC 3501 §6.4.2).
+  std::string close = client->Command("f", "CLOSE");
+  EXPECT_LACKS(close, "EXPUNGE");
+  EXPECT_HAS(close, "f OK");
+  EXPECT_HAS(client->Command("g", "STATUS INBOX (MESSAGES)"), "MESSAGES 1");
+  EXPECT_HAS(client->Command("h", "FETCH 1 UID"), "h BAD");
+
+  // EXAMINE is read-only: no \Seen from BODY[], no STORE, no EXPUNGE.
+  client->Command("i", "EXAMINE INBOX");
+  EXPECT_LACKS(client->Command("j", "FETCH 1 BODY[]"), "\\Seen");
+  EXPECT_HAS(client->Command("k", "STORE 1 +FLAGS (\\Seen)"), "k NO");
+  EXPECT_HAS(client->Command("l", "EXPUNGE"), "l NO");
+}
+
 TEST_F(ImapSessionTest, ErrorBudgetEndsTheSession) {
   ImapOptions options;
   options.max_errors = 5;
