@@ -127,103 +127,47 @@ Task<Completion> ImapSession::CmdSubscribe(const ImapCommand& command) {
   co_return Completion::Ok(command.name + " completed");
 }
 
-Task<Completion> ImapSession::CmdList(const ImapCommand& command) {
-  const bool lsub = command.name == "LSUB";
-  ImapReader r(command.args);
-  auto reference = r.AString();
-  if (!reference || !r.Consume(' ')) co_return Completion::Bad("Invalid LIST");
-  auto pattern_wire = r.ListMailbox();
-  if (!pattern_wire || !r.AtEnd()) {
-    // TODO(corvus): LIST-EXTENDED (RFC 5258) selection and return
-    // options and LIST-STATUS (RFC 5819) are refused; clients then issue
-    // STATUS per mailbox.
-    co_return Completion::Bad("Invalid LIST arguments");
-  }
-  std::string wire = *reference + *pattern_wire;
-  if (wire.size() > kMaxPatternLength) {
-    co_return Completion::No("[LIMIT] Pattern too long");
-  }
+namespace {
 
-  // RFC 3501 §6.3.8: an empty pattern asks for the delimiter.
-  if (pattern_wire->empty()) {
-    Untagged(command.name + " (\\Noselect) \"/\" \"\"");
-    co_return Completion::Ok(command.name + " completed");
-  }
-  std::string pattern;
-  if (utf8_enabled_) {
-    if (!IsValidUtf8(wire)) co_return Completion::Bad("Pattern is not UTF-8");
-    pattern = wire;
-  } else {
-    auto decoded = DecodeMailboxName(wire);
-    if (!decoded) co_return Completion::Bad("Invalid modified UTF-7 pattern");
-    pattern = std::move(*decoded);
-  }
-  if (pattern.size() >= 5 &&
-      std::equal(pattern.begin(), pattern.begin() + 5, "INBOX",
-                 [](char a, char b) { return std::toupper(a) == b; }) &&
-      (pattern.size() == 5 || pattern[5] == kHierarchyDelimiter ||
-       pattern[5] == '*' || pattern[5] == '%')) {
-    pattern.replace(0, 5, kInbox);
-  }
+// LIST-EXTENDED (RFC 5258) options and LIST-STATUS (RFC 5819).
+struct ListOptions {
+  bool select_subscribed = false;
+  bool select_special_use = false;
+  bool return_subscribed = false;
+  std::vector<std::string> status_items;  // RETURN (STATUS (...))
+};
 
-  std::vector<FolderInfo> folders;
-  auto done = co_await WithAccount([&](AccountStore& s) -> Status {
-    auto list = s.ListFolders();
-    if (!list) return Fail(list.error());
-    folders = std::move(*list);
-    return Status{};
-  });
-  if (!done) co_return StoreFailure(done.error());
+constexpr std::string_view kStatusItems[] = {
+    "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
+    "UNSEEN",   "HIGHESTMODSEQ", "SIZE"};
 
-  for (const FolderInfo& folder : folders) {
-    if (lsub && !folder.subscribed) continue;
-    if (!MatchPattern(pattern, folder.name)) continue;
-    bool children = std::any_of(
-        folders.begin(), folders.end(),
-        [&folder](const FolderInfo& f) { return IsParentOf(folder.name, f.name); });
-    std::string attributes = children ? "\\HasChildren" : "\\HasNoChildren";
-    if (!folder.role.empty()) attributes += " " + folder.role;
-    if (lsub) attributes.clear();
-    Untagged(command.name + " (" + attributes + ") \"/\" " +
-             ToWireName(folder.name));
-    co_await FlushIfLarge();
-  }
-  co_return Completion::Ok(command.name + " completed");
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(c));
+  return out;
 }
 
-Task<Completion> ImapSession::CmdStatus(const ImapCommand& command) {
-  ImapReader r(command.args);
-  auto name = ParseMailboxArg(r);
-  if (!name || !r.Consume(' ') || !r.Consume('(')) {
-    co_return Completion::Bad("Invalid STATUS");
-  }
+// Reads "(item item ...)" of STATUS. kProtocol on anything else.
+Result<std::vector<std::string>> ReadStatusItems(ImapReader& r) {
+  if (!r.Consume('(')) return Fail(ErrorCode::kProtocol, "Invalid STATUS");
   std::vector<std::string> items;
   do {
     auto item = r.Atom();
-    if (!item) co_return Completion::Bad("Invalid STATUS item");
-    std::string upper = *item;
-    for (char& c : upper) c = static_cast<char>(std::toupper(c));
-    static constexpr std::string_view kItems[] = {
-        "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
-        "UNSEEN",   "HIGHESTMODSEQ", "SIZE"};
-    if (std::find(std::begin(kItems), std::end(kItems), upper) ==
-        std::end(kItems)) {
-      co_return Completion::Bad("Unknown STATUS item");
+    if (!item) return Fail(ErrorCode::kProtocol, "Invalid STATUS item");
+    std::string upper = Upper(*item);
+    if (std::find(std::begin(kStatusItems), std::end(kStatusItems), upper) ==
+        std::end(kStatusItems)) {
+      return Fail(ErrorCode::kProtocol, "Unknown STATUS item");
     }
     items.push_back(std::move(upper));
   } while (r.Consume(' '));
-  if (!r.Consume(')') || !r.AtEnd()) co_return Completion::Bad("Invalid STATUS");
+  if (!r.Consume(')')) return Fail(ErrorCode::kProtocol, "Invalid STATUS");
+  return items;
+}
 
-  FolderStatus status;
-  const std::string folder = *name;
-  auto done = co_await WithAccount([&](AccountStore& s) -> Status {
-    auto st = s.Select(folder);
-    if (!st) return Fail(st.error());
-    status = std::move(*st);
-    return Status{};
-  });
-  if (!done) co_return StoreFailure(done.error());
-
+// "MESSAGES 3 UIDNEXT 9" for `items` of `status`.
+std::string FormatStatus(const std::vector<std::string>& items,
+                         const FolderStatus& status) {
   std::string out;
   for (const std::string& item : items) {
     uint64_t value = 0;
@@ -236,11 +180,183 @@ Task<Completion> ImapSession::CmdStatus(const ImapCommand& command) {
     if (!out.empty()) out.push_back(' ');
     out += item + " " + std::to_string(value);
   }
+  return out;
+}
+
+// Reads "(opt opt ...)" of atoms, upper-cased; STATUS takes its list.
+Status ReadListOptions(ImapReader& r, bool is_return, ListOptions& options) {
+  if (!r.Consume('(')) return Fail(ErrorCode::kProtocol, "Invalid LIST");
+  while (!r.Peek(')')) {
+    auto atom = r.Atom();
+    if (!atom) return Fail(ErrorCode::kProtocol, "Invalid LIST option");
+    std::string option = Upper(*atom);
+    if (option == "SUBSCRIBED") {
+      (is_return ? options.return_subscribed : options.select_subscribed) =
+          true;
+    } else if (option == "SPECIAL-USE") {
+      if (!is_return) options.select_special_use = true;
+    } else if (is_return && option == "STATUS") {
+      if (!r.Consume(' ')) return Fail(ErrorCode::kProtocol, "Invalid STATUS");
+      auto items = ReadStatusItems(r);
+      if (!items) return Fail(items.error());
+      options.status_items = std::move(*items);
+    } else if (option != "CHILDREN" && option != "REMOTE" &&
+               option != "RECURSIVEMATCH") {
+      // RFC 5258 §3: unknown options are an error.
+      return Fail(ErrorCode::kProtocol, "Unknown LIST option");
+    }
+    if (!r.Consume(' ')) break;
+  }
+  if (!r.Consume(')')) return Fail(ErrorCode::kProtocol, "Invalid LIST");
+  return Status{};
+}
+
+}  // namespace
+
+Task<Completion> ImapSession::CmdList(const ImapCommand& command) {
+  const bool lsub = command.name == "LSUB";
+  ImapReader r(command.args);
+  ListOptions options;
+  if (!lsub && r.Peek('(')) {
+    if (auto s = ReadListOptions(r, false, options); !s) {
+      co_return Completion::Bad(s.error().message);
+    }
+    if (!r.Consume(' ')) co_return Completion::Bad("Invalid LIST");
+  }
+  auto reference = r.AString();
+  if (!reference || !r.Consume(' ')) co_return Completion::Bad("Invalid LIST");
+
+  // One pattern, or a parenthesised list of them (RFC 5258 §3).
+  std::vector<std::string> wire_patterns;
+  if (!lsub && r.Consume('(')) {
+    do {
+      auto p = r.ListMailbox();
+      if (!p) co_return Completion::Bad("Invalid LIST pattern");
+      wire_patterns.push_back(std::move(*p));
+    } while (r.Consume(' ') && wire_patterns.size() < 100);
+    if (!r.Consume(')')) co_return Completion::Bad("Invalid LIST patterns");
+  } else {
+    auto p = r.ListMailbox();
+    if (!p) co_return Completion::Bad("Invalid LIST pattern");
+    wire_patterns.push_back(std::move(*p));
+  }
+  if (!lsub && r.Consume(' ')) {
+    if (!r.ConsumeKeyword("RETURN") || !r.Consume(' ')) {
+      co_return Completion::Bad("Invalid LIST arguments");
+    }
+    if (auto s = ReadListOptions(r, true, options); !s) {
+      co_return Completion::Bad(s.error().message);
+    }
+  }
+  if (!r.AtEnd()) co_return Completion::Bad("Invalid LIST arguments");
+
+  // RFC 3501 §6.3.8: an empty pattern asks for the delimiter.
+  if (wire_patterns.size() == 1 && wire_patterns[0].empty()) {
+    Untagged(command.name + " (\\Noselect) \"/\" \"\"");
+    co_return Completion::Ok(command.name + " completed");
+  }
+  std::vector<std::string> patterns;
+  for (const std::string& p : wire_patterns) {
+    std::string wire = *reference + p;
+    if (wire.size() > kMaxPatternLength) {
+      co_return Completion::No("[LIMIT] Pattern too long");
+    }
+    std::string pattern;
+    if (utf8_enabled_) {
+      if (!IsValidUtf8(wire)) co_return Completion::Bad("Pattern is not UTF-8");
+      pattern = wire;
+    } else {
+      auto decoded = DecodeMailboxName(wire);
+      if (!decoded) co_return Completion::Bad("Invalid modified UTF-7 pattern");
+      pattern = std::move(*decoded);
+    }
+    if (pattern.size() >= 5 &&
+        std::equal(pattern.begin(), pattern.begin() + 5, "INBOX",
+                   [](char a, char b) { return std::toupper(a) == b; }) &&
+        (pattern.size() == 5 || pattern[5] == kHierarchyDelimiter ||
+         pattern[5] == '*' || pattern[5] == '%')) {
+      pattern.replace(0, 5, kInbox);
+    }
+    patterns.push_back(std::move(pattern));
+  }
+
+  std::vector<FolderInfo> folders;
+  std::vector<FolderInfo> matched;
+  std::vector<FolderStatus> statuses;
+  const bool want_status = !options.status_items.empty();
+  auto done = co_await WithAccount([&](AccountStore& s) -> Status {
+    auto list = s.ListFolders();
+    if (!list) return Fail(list.error());
+    folders = std::move(*list);
+    for (const FolderInfo& folder : folders) {
+      bool subscribed_only = lsub || options.select_subscribed;
+      if (subscribed_only && !folder.subscribed) continue;
+      if (options.select_special_use && folder.role.empty()) continue;
+      if (std::none_of(patterns.begin(), patterns.end(),
+                       [&folder](const std::string& p) {
+                         return MatchPattern(p, folder.name);
+                       })) {
+        continue;
+      }
+      matched.push_back(folder);
+      if (!want_status) continue;
+      auto st = s.Select(folder.name);
+      if (!st) return Fail(st.error());
+      statuses.push_back(std::move(*st));
+    }
+    return Status{};
+  });
+  if (!done) co_return StoreFailure(done.error());
+
+  for (size_t i = 0; i < matched.size(); ++i) {
+    const FolderInfo& folder = matched[i];
+    bool children = std::any_of(
+        folders.begin(), folders.end(),
+        [&folder](const FolderInfo& f) { return IsParentOf(folder.name, f.name); });
+    std::string attributes = children ? "\\HasChildren" : "\\HasNoChildren";
+    if (!folder.role.empty()) attributes += " " + folder.role;
+    if (options.select_subscribed || options.return_subscribed) {
+      if (folder.subscribed) attributes += " \\Subscribed";
+    }
+    if (lsub) attributes.clear();
+    std::string name = ToWireName(folder.name);
+    Untagged(command.name + " (" + attributes + ") \"/\" " + name);
+    // RFC 5819 §2: the STATUS response follows its LIST response.
+    if (want_status) {
+      Untagged("STATUS " + name + " (" +
+               FormatStatus(options.status_items, statuses[i]) + ")");
+    }
+    co_await FlushIfLarge();
+  }
+  co_return Completion::Ok(command.name + " completed");
+}
+
+Task<Completion> ImapSession::CmdStatus(const ImapCommand& command) {
+  ImapReader r(command.args);
+  auto name = ParseMailboxArg(r);
+  if (!name) co_return NameFailure(name.error());
+  if (!r.Consume(' ')) co_return Completion::Bad("Invalid STATUS");
+  auto items = ReadStatusItems(r);
+  if (!items) co_return Completion::Bad(items.error().message);
+  if (!r.AtEnd()) co_return Completion::Bad("Invalid STATUS");
+
+  FolderStatus status;
+  const std::string folder = *name;
+  auto done = co_await WithAccount([&](AccountStore& s) -> Status {
+    auto st = s.Select(folder);
+    if (!st) return Fail(st.error());
+    status = std::move(*st);
+    return Status{};
+  });
+  if (!done) co_return StoreFailure(done.error());
+
   // RFC 7162 §3.1.2: STATUS (HIGHESTMODSEQ) enables CONDSTORE.
-  if (std::find(items.begin(), items.end(), "HIGHESTMODSEQ") != items.end()) {
+  if (std::find(items->begin(), items->end(), "HIGHESTMODSEQ") !=
+      items->end()) {
     condstore_enabled_ = true;
   }
-  Untagged("STATUS " + ToWireName(folder) + " (" + out + ")");
+  Untagged("STATUS " + ToWireName(folder) + " (" +
+           FormatStatus(*items, status) + ")");
   co_return Completion::Ok("STATUS completed");
 }
 

@@ -54,9 +54,9 @@ constexpr S::CommandSpec kCommands[] = {
     {"STORE", S::kSelected | S::kUidForm, &S::CmdStore},
     {"COPY", S::kSelected | S::kExpungeOk | S::kUidForm, &S::CmdCopy},
     {"MOVE", S::kSelected | S::kExpungeOk | S::kUidForm, &S::CmdCopy},
-    // TODO(corvus): LIST-STATUS, LIST-EXTENDED selection options, BINARY,
-    // MULTIAPPEND, SORT/THREAD, METADATA and NOTIFY are missing; clients
-    // fall back to plainer commands, paying more round trips.
+    // TODO(corvus): BINARY, MULTIAPPEND, SORT/THREAD, METADATA and
+    // NOTIFY are missing; clients fall back to plainer commands, paying
+    // more round trips.
 };
 
 unsigned StateFlag(ImapState state) {
@@ -426,7 +426,8 @@ std::string ImapSession::Capabilities() const {
     return caps;
   }
   caps +=
-      " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CONDSTORE"
+      " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
+      " LIST-STATUS CONDSTORE"
       " QRESYNC ESEARCH SEARCHRES QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT";
   return caps;
 }

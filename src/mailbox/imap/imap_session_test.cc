@@ -623,6 +623,18 @@ TEST_F(ImapSessionTest, MailboxesListRenameAndUtf7) {
   EXPECT_HAS(client->Command("l", "CREATE \"Entwürfe\""), "l OK");
   EXPECT_HAS(client->Command("m", "LIST \"\" Entw*"), "\"Entwürfe\"");
   EXPECT_HAS(client->Command("n", "NAMESPACE"), "* NAMESPACE ((\"\" \"/\"))");
+  EXPECT_HAS(client->Command("o", "UNSUBSCRIBE Trash"), "o OK");
+  std::string subscribed = client->Command("p", "LSUB \"\" *");
+  EXPECT_HAS(subscribed, "* LSUB () \"/\" \"INBOX\"");
+  EXPECT_LACKS(subscribed, "Trash");
+  std::string extended = client->Command(
+      "q", "LIST (SPECIAL-USE) \"\" (* INBOX) RETURN (SUBSCRIBED STATUS "
+           "(MESSAGES UIDNEXT))");
+  EXPECT_HAS(extended, "\\Trash) \"/\" \"Trash\"\r\n* STATUS \"Trash\" "
+                       "(MESSAGES 0 UIDNEXT 1)");
+  EXPECT_HAS(extended, "\\Sent \\Subscribed) \"/\" \"Sent\"");
+  EXPECT_LACKS(extended, "\"Old\"");
+  EXPECT_HAS(client->Command("r", "LIST (BOGUS) \"\" *"), "r BAD");
 }
 
 TEST_F(ImapSessionTest, HostileInputGetsErrorsNotCrashes) {
