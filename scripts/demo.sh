@@ -14,7 +14,7 @@ base="${CORVUS_PORT_BASE:-10000}"
 password="demo-password"
 
 "$root/scripts/setup-debian.sh"
-build="$("$root/scripts/build.sh" | tail -n 1)"
+build="$("$root/scripts/build.sh" corvus | tail -n 1)"
 corvus="$build/src/cli/corvus"
 config="$dir/corvus.toml"
 
@@ -33,6 +33,29 @@ fi
 
 smtp=$(sed -n 's/^smtp = "\(.*\)"/\1/p' "$config")
 imap=$(sed -n 's/^imap = "\(.*\)"/\1/p' "$config")
+
+# Serve in the background of this script, so that the corpus can be sent
+# once the node is up; Ctrl-C or SIGTERM reaches the server.
+"$corvus" --config "$config" serve &
+server=$!
+trap 'kill -TERM "$server" 2>/dev/null; wait "$server"' INT TERM
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/${smtp%:*}/${smtp##*:}") 2>/dev/null; then break; fi
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "corvus serve failed to start" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+# First run: fill bob's mailbox with real public mail (Python's email test
+# messages, from libpython3.11-testsuite).
+corpus=/usr/lib/python3.11/test/test_email/data
+if [ ! -f "$dir/.corpus-sent" ] && ls "$corpus"/msg_*.txt >/dev/null 2>&1; then
+  python3 "$root/scripts/send-corpus.py" "$smtp" bob@example.test \
+    "$corpus"/msg_*.txt && touch "$dir/.corpus-sent"
+fi
+
 cat <<MSG
 
 Corvus demo node
@@ -43,13 +66,19 @@ Corvus demo node
   alias:        postmaster@example.test -> alice
   list:         team@example.test -> alice, bob
   SMTP:         $smtp    IMAP: $imap
+  bob's INBOX holds the public test corpus.
 
 Send a message:
   swaks --server ${smtp%:*} --port ${smtp##*:} \\
         --from carol@example.test --to alice@example.test
+Read it with any IMAP client (host ${imap%:*}, port ${imap##*:}, user
+alice@example.test, password $password), for example:
+  curl -s --url "imap://${imap}/INBOX;UID=1" \\
+       --user alice@example.test:$password
 Administer:
   $corvus --config $config account list
+  $corvus --config $config mailbox list bob@example.test
 
 Serving in the foreground; Ctrl-C stops.
 MSG
-exec "$corvus" --config "$config" serve
+wait "$server"

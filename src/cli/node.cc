@@ -2,6 +2,7 @@
 
 #include "directory/directory_factory.h"
 #include "mailbox/lmtp_delivery.h"
+#include "mailbox/pop3/pop3_session.h"
 #include "mta/queue/delivery_agent.h"
 #include "mta/queue/mta_services.h"
 #include "mta/queue/queue.h"
@@ -47,8 +48,28 @@ class NodeImpl final : public Node {
     collector_ = std::make_unique<OrphanCollector>(
         *store_, std::chrono::seconds(config_.store.orphan_grace_seconds));
     server.Spawn([this, &server] { return CollectOrphans(server); });
-    return ListenSmtp(server, "lmtp", config_.listen.lmtp, mta::SmtpMode::kLmtp,
-                      false, deps);
+    if (auto s = ListenSmtp(server, "lmtp", config_.listen.lmtp,
+                            mta::SmtpMode::kLmtp, false, deps);
+        !s) {
+      return s;
+    }
+    return ListenPop3(server);
+  }
+
+  // POP3 and POP3S share one handler, and so one lock per account.
+  Status ListenPop3(Server& server) {
+    auto options = pop3::Pop3OptionsFromConfig(config_);
+    if (!options) return Fail(options.error());
+    auto handler = pop3::MakePop3Handler(
+        *options, {store_.get(), directory_.get(), nullptr});
+    if (!handler) return Fail(handler.error());
+    const std::string busy = "-ERR [SYS/TEMP] Too many connections\r\n";
+    if (auto s = Listen(server, "pop3", config_.listen.pop3, false, *handler,
+                        busy);
+        !s) {
+      return s;
+    }
+    return Listen(server, "pop3s", config_.listen.pop3s, true, *handler, busy);
   }
 
   // Runs the orphan collector every collector_interval_seconds.
@@ -119,6 +140,17 @@ class NodeImpl final : public Node {
     if (!options) return Fail(options.error());
     auto handler = mta::MakeSmtpHandler(*options, deps);
     if (!handler) return Fail(handler.error());
+    return Listen(
+        server, name, endpoint, implicit_tls, std::move(*handler),
+        "421 4.7.0 " + config_.server.hostname + " Too many connections\r\n");
+  }
+
+  // Registers `handler` on `endpoint` with the [limits] of the config; a
+  // listener without an endpoint in [listen] is off.
+  Status Listen(Server& server, const std::string& name,
+                const std::optional<Endpoint>& endpoint, bool implicit_tls,
+                Handler handler, std::string busy_reply) {
+    if (!endpoint) return {};
     ListenerOptions listener;
     listener.name = name;
     listener.endpoint = *endpoint;
@@ -126,10 +158,9 @@ class NodeImpl final : public Node {
     listener.max_connections = config_.limits.max_connections;
     listener.max_connections_per_ip = config_.limits.max_connections_per_ip;
     listener.idle_timeout =
-        std::chrono::seconds(config_.smtp.command_timeout_seconds);
-    listener.busy_reply =
-        "421 4.7.0 " + config_.server.hostname + " Too many connections\r\n";
-    listener.handler = std::move(*handler);
+        std::chrono::seconds(config_.limits.idle_timeout_seconds);
+    listener.busy_reply = std::move(busy_reply);
+    listener.handler = std::move(handler);
     return server.Listen(std::move(listener));
   }
 
