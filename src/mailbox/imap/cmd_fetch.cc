@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "mailbox/imap/binary_section.h"
 #include "mailbox/imap/session.h"
 #include "mime/imap_render.h"
 #include "mime/message.h"
@@ -31,7 +32,9 @@ bool IsBodyItem(const FetchItem& item) {
 
 // RFC 3501 §6.4.5: these set \Seen; BODY.PEEK and RFC822.HEADER do not.
 bool SetsSeen(const FetchItem& item) {
-  return (item.attr == FetchAttr::kBodySection && !item.peek) ||
+  return ((item.attr == FetchAttr::kBodySection ||
+           item.attr == FetchAttr::kBinary) &&
+          !item.peek) ||
          item.attr == FetchAttr::kRfc822 || item.attr == FetchAttr::kRfc822Text;
 }
 
@@ -82,6 +85,32 @@ void AppendSection(std::string& out, std::string_view label,
   out += " " + Literal(bytes);
 }
 
+// Appends "BINARY[1]<0> ~{n}\r\n..." or "BINARY.SIZE[1] n"; NIL for a
+// part the message lacks.
+void AppendBinary(std::string& out, const FetchItem& item,
+                  const std::string* decoded) {
+  bool size_only = item.attr == FetchAttr::kBinarySize;
+  out += (size_only ? "BINARY.SIZE[" : "BINARY[") + item.section + "]";
+  if (decoded == nullptr) {
+    out += size_only ? " 0" : " NIL";
+    return;
+  }
+  if (size_only) {
+    out += " " + std::to_string(decoded->size());
+    return;
+  }
+  std::string_view bytes = *decoded;
+  if (item.partial) {
+    auto [origin, count] = *item.partial;
+    bytes = origin >= bytes.size() ? std::string_view()
+                                   : bytes.substr(origin, count);
+    out += "<" + std::to_string(origin) + ">";
+  }
+  // RFC 3516 §4.3: literal8 ("~{n}") when the bytes hold NUL.
+  out += bytes.find('\0') != std::string_view::npos ? " ~" : " ";
+  out += Literal(bytes);
+}
+
 }  // namespace
 
 UidSet ToUidSet(const std::vector<uint32_t>& uids) {
@@ -108,9 +137,11 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
   for (const FetchItem& item : items) {
     if (item.attr == FetchAttr::kBinary ||
         item.attr == FetchAttr::kBinarySize) {
-      // TODO(corvus): BINARY (RFC 3516) is not implemented; clients
-      // fetch BODY[] and decode themselves, costing base64 overhead.
-      co_return Completion::No("[CANNOT] BINARY is not supported");
+      // RFC 3516 §6: section-binary is part numbers only.
+      if (item.section.find_first_not_of("0123456789.") != std::string::npos) {
+        co_return Completion::Bad("Invalid binary section");
+      }
+      continue;
     }
     if (!item.section.empty()) {
       // Refuse bad section syntax up front, before any \Seen is set.
@@ -290,8 +321,20 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
           break;
         }
         case FetchAttr::kBinary:
-        case FetchAttr::kBinarySize:
+        case FetchAttr::kBinarySize: {
+          auto decoded = DecodeBinarySection(loaded->raw(), loaded->parsed(),
+                                             item.section);
+          if (!decoded && decoded.error().code == ErrorCode::kPermanent) {
+            // RFC 3516 §4.2: an encoding we cannot undo.
+            co_return Completion::No("[UNKNOWN-CTE] " +
+                                     decoded.error().message);
+          }
+          if (!decoded && decoded.error().code == ErrorCode::kInvalid) {
+            co_return Completion::Bad("Invalid binary section");
+          }
+          AppendBinary(next(), item, decoded ? &*decoded : nullptr);
           break;
+        }
       }
     }
     if (flags_changed.contains(m.uid) && !HasAttr(items, FetchAttr::kFlags)) {

@@ -54,7 +54,7 @@ constexpr S::CommandSpec kCommands[] = {
     {"STORE", S::kSelected | S::kUidForm, &S::CmdStore},
     {"COPY", S::kSelected | S::kExpungeOk | S::kUidForm, &S::CmdCopy},
     {"MOVE", S::kSelected | S::kExpungeOk | S::kUidForm, &S::CmdCopy},
-    // TODO(corvus): BINARY, MULTIAPPEND, SORT/THREAD, METADATA and
+    // TODO(corvus): MULTIAPPEND, SORT/THREAD, METADATA and
     // NOTIFY are missing; clients fall back to plainer commands, paying
     // more round trips.
 };
@@ -428,7 +428,7 @@ std::string ImapSession::Capabilities() const {
   caps +=
       " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
       " LIST-STATUS CONDSTORE"
-      " QRESYNC ESEARCH SEARCHRES QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT";
+      " QRESYNC ESEARCH SEARCHRES BINARY QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT";
   return caps;
 }
 

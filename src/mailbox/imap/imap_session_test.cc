@@ -431,6 +431,26 @@ TEST_F(ImapSessionTest, BodyStructureOfAMultipart) {
   EXPECT_HAS(client->Command("d", "FETCH 1 BODY[1.BOGUS]"), "d BAD");
 }
 
+TEST_F(ImapSessionTest, BinaryFetchDecodesTransferEncodings) {
+  StartServer();
+  auto client = Connect();
+  const std::string message =
+      "Subject: bin\r\n"
+      "Content-Type: application/octet-stream\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "\r\n"
+      "aGVs\r\nbG8A\r\n";
+  Append(*client, "a", "INBOX", message);
+  client->Command("b", "SELECT INBOX");
+  std::string reply =
+      client->Command("c", "FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1]<1.3>)");
+  EXPECT_HAS(reply, "BINARY.SIZE[1] 6");
+  EXPECT_HAS(reply, "BINARY[1]<1> {3}\r\nell");
+  std::string whole = client->Command("d", "FETCH 1 BINARY.PEEK[1]");
+  EXPECT_HAS(whole, std::string("BINARY[1] ~{6}\r\nhello\0)", 23));
+  EXPECT_HAS(client->Command("e", "FETCH 1 BINARY[1.MIME]"), "e BAD");
+}
+
 TEST_F(ImapSessionTest, StoreFlagsAndSearch) {
   StartServer();
   auto client = Connect();
