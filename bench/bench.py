@@ -13,7 +13,6 @@ Single-threaded orchestration; the load itself runs on asyncio.
 import argparse
 import asyncio
 import datetime
-import glob
 import json
 import os
 import platform
@@ -418,6 +417,46 @@ def count_fsyncs(system, counter, users, messages, conc, out_dir):
             "msgs_per_s": r["msgs_per_s"]}
 
 
+def sync_paths(corvus, counter, users, messages, conc, out_dir):
+    """Which files Corvus syncs: strace -y during one small untimed run.
+
+    strace slows the server a lot, so only the counts are kept.  Blob
+    hashes and account ids are folded so files group by role.
+    """
+    if subprocess.run(["which", "strace"], capture_output=True).returncode:
+        return None
+    out = os.path.join(out_dir, "strace.txt")
+    tr = subprocess.Popen(["strace", "-f", "-y", "-qq", "-e",
+                           "trace=fsync,fdatasync,sync_file_range",
+                           "-o", out, "-p", str(corvus.proc.pid)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stack.record_pid(corvus.work, tr.pid)
+    time.sleep(1.0)
+    r = ingest_once(corvus, counter, users, messages, conc)
+    tr.send_signal(2)
+    try:
+        tr.wait(30)
+    except subprocess.TimeoutExpired:
+        tr.kill()
+    groups = {}
+    import re
+    with open(out, errors="replace") as f:
+        for line in f:
+            m = re.search(r"(\w+)\(\d+<([^>]*)>", line)
+            if not m:
+                continue
+            path = m.group(2).replace(corvus.dir + "/", "").replace("./", "")
+            path = re.sub(r"[0-9a-f]{16,}", "*", path)
+            path = re.sub(r"(?<=/)[0-9a-f]{2}(?=/|$)", "??", path)
+            path = re.sub(r"\d+-\d+\.tmp", "*.tmp", path)
+            key = f"{m.group(1)} {path}"
+            groups[key] = groups.get(key, 0) + 1
+    os.unlink(out)
+    sent = max(1, r["sent"])
+    return {k: v / sent for k, v in sorted(groups.items(),
+                                           key=lambda x: -x[1])[:12]}
+
+
 # --- profile --------------------------------------------------------------
 
 def profile_corvus(corvus, counter, users, n, out_dir):
@@ -635,6 +674,15 @@ def write_report(R, out_dir):
                               sorted(v["by_comm"].items(),
                                      key=lambda x: -x[1]))
             a(f"| {name} | {v['per_msg']:.2f} | {split} |")
+        a("")
+    sp = R.get("sync_paths")
+    if sp:
+        a("Which files Corvus syncs, per message (`strace -f -y` on a "
+          "smaller untimed run; hashes and ids folded to `*`):\n")
+        a("| call and file | per message |")
+        a("| --- | --- |")
+        for k, v in sp.items():
+            a(f"| `{k}` | {v:.2f} |")
         a("")
 
     a("## Throughput against concurrency (4 KiB)\n")
@@ -1029,6 +1077,12 @@ def main():
                     log(f"  {R['syncs'][s.name]['per_msg']:.2f} per message")
                 except Exception as e:  # noqa: BLE001 - diagnostic only
                     log(f"  failed: {e!r}")
+            try:
+                R["sync_paths"] = sync_paths(corvus, counters["corvus"], users,
+                                             msgs[:max(20, len(msgs) // 4)],
+                                             MAIN_CONCURRENCY, args.out)
+            except Exception as e:  # noqa: BLE001 - diagnostic only
+                log(f"  strace of Corvus failed: {e!r}")
 
         # IMAP read
         R["imap_read"] = {}
