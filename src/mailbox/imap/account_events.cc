@@ -24,7 +24,7 @@ struct AccountEvents::State {
   std::atomic<bool> woken{false};
   std::mutex mu;
   std::optional<asio::any_io_executor> executor;  // guarded by mu
-  asio::steady_timer* timer = nullptr;             // guarded by mu
+  asio::steady_timer* timer = nullptr;            // guarded by mu
 
   // Cancels a pending wait on its own loop.
   void Poke(const std::shared_ptr<State>& self) {
@@ -102,8 +102,7 @@ Task<uint64_t> AccountEvents::Subscription::WaitChange(
   // the check and the wait posts a cancel that runs after we suspend.
   if (state_->generation.load() == seen && !state_->woken.load()) {
     boost::system::error_code ec;
-    co_await timer.async_wait(
-        asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   {
     std::lock_guard lock(state_->mu);

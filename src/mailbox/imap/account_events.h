@@ -88,7 +88,8 @@ class AccountEvents::Subscription {
   friend class AccountEvents;
   Subscription(AccountEvents& hub, std::string account_id,
                std::shared_ptr<State> state)
-      : hub_(hub), account_id_(std::move(account_id)),
+      : hub_(hub),
+        account_id_(std::move(account_id)),
         state_(std::move(state)) {}
 
   AccountEvents& hub_;

@@ -40,7 +40,8 @@ TEST(AccountEventsTest, RefusesSessionsBeyondTheBoundUntilOneEnds) {
   auto third = events.Subscribe("alice");
   ASSERT_FALSE(third.has_value());
   EXPECT_EQ(third.error().code, ErrorCode::kTemporary);
-  EXPECT_TRUE(events.Subscribe("bob").has_value()) << "other accounts unaffected";
+  EXPECT_TRUE(events.Subscribe("bob").has_value())
+      << "other accounts unaffected";
 
   first->reset();
   EXPECT_EQ(events.SessionCount("alice"), 1u);

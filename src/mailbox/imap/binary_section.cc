@@ -27,8 +27,8 @@ const mime::Part* FindPart(const mime::Part& root, std::string_view section) {
     section = dot == std::string_view::npos ? std::string_view()
                                             : section.substr(dot + 1);
     size_t n = 0;
-    auto [end, ec] = std::from_chars(number.data(),
-                                     number.data() + number.size(), n);
+    auto [end, ec] =
+        std::from_chars(number.data(), number.data() + number.size(), n);
     if (ec != std::errc() || end != number.data() + number.size() || n == 0) {
       return nullptr;
     }

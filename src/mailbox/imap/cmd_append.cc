@@ -92,9 +92,9 @@ Task<Completion> ImapSession::CmdAppend(const ImapCommand& command) {
       break;
   }
   NotifyChange();
-  co_return Completion::Ok("[APPENDUID " +
-                           std::to_string(result->uidvalidity) + " " +
-                           std::to_string(result->uid) + "] APPEND completed");
+  co_return Completion::Ok("[APPENDUID " + std::to_string(result->uidvalidity) +
+                           " " + std::to_string(result->uid) +
+                           "] APPEND completed");
 }
 
 }  // namespace corvus::imap

@@ -130,9 +130,8 @@ Task<Completion> ImapSession::CmdAuthenticate(const ImapCommand& command) {
   if (!decoded) co_return Completion::Bad("Invalid base64 response");
   // RFC 4616 §2: [authzid] NUL authcid NUL passwd.
   size_t first = decoded->find('\0');
-  size_t second = first == std::string::npos
-                      ? std::string::npos
-                      : decoded->find('\0', first + 1);
+  size_t second = first == std::string::npos ? std::string::npos
+                                             : decoded->find('\0', first + 1);
   if (second == std::string::npos) {
     co_return Completion::Bad("Invalid PLAIN response");
   }
@@ -159,9 +158,8 @@ Task<Completion> ImapSession::Login(std::string_view user,
   Directory& directory = deps_.directory;
   const std::string user_copy(user);
   const std::string password_copy(password);
-  co_await Offload([&] {
-    account = directory.Authenticate(user_copy, password_copy);
-  });
+  co_await Offload(
+      [&] { account = directory.Authenticate(user_copy, password_copy); });
   if (!account) {
     ++errors_;
     conn_.log().Notice("imap_login_failed",
@@ -176,9 +174,9 @@ Task<Completion> ImapSession::Login(std::string_view user,
 
   auto subscription = deps_.events.Subscribe(account->id);
   if (!subscription) {
-    conn_.log().Notice("imap_login_refused",
-                       {{"user", SanitizeForLog(user_copy)},
-                        {"reason", "too many sessions"}});
+    conn_.log().Notice(
+        "imap_login_refused",
+        {{"user", SanitizeForLog(user_copy)}, {"reason", "too many sessions"}});
     co_return Completion::No("[LIMIT] Too many sessions for this account");
   }
   // The account's database may not exist yet (no mail delivered so far).

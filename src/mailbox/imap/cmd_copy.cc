@@ -30,8 +30,8 @@ Task<Completion> ImapSession::CmdCopy(const ImapCommand& command) {
     // Check the target first, so a missing one is [TRYCREATE] rather
     // than a missing source.
     if (auto f = s.GetFolder(to); !f) return Fail(f.error());
-    auto copied = move ? s.Move(from, uid_set, to)
-                       : s.Copy(from, uid_set, to, quota);
+    auto copied =
+        move ? s.Move(from, uid_set, to) : s.Copy(from, uid_set, to, quota);
     if (!copied) return Fail(copied.error());
     result = std::move(*copied);
     return Status{};
@@ -43,7 +43,8 @@ Task<Completion> ImapSession::CmdCopy(const ImapCommand& command) {
     }
     co_return StoreFailure(done.error());
   }
-  if (result.uids.empty()) co_return Completion::Ok(command.name + " completed");
+  if (result.uids.empty())
+    co_return Completion::Ok(command.name + " completed");
   NotifyChange();
 
   std::vector<uint32_t> source, dest;

@@ -65,8 +65,8 @@ class LoadedMessage {
 // Appends one section item ("BODY[1]<0> {5}\r\nhello") to `out`.
 void AppendSection(std::string& out, std::string_view label,
                    const FetchItem& item, LoadedMessage& message) {
-  auto data = mime::ExtractSection(message.raw(), message.parsed(),
-                                   item.section);
+  auto data =
+      mime::ExtractSection(message.raw(), message.parsed(), item.section);
   out += label;
   if (!data) {
     // A part the message does not have reads as empty (RFC 9051 §6.4.5
@@ -145,8 +145,8 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
     }
     if (!item.section.empty()) {
       // Refuse bad section syntax up front, before any \Seen is set.
-      auto probe = mime::ExtractSection("", mime::ParseMessage(""),
-                                        item.section);
+      auto probe =
+          mime::ExtractSection("", mime::ParseMessage(""), item.section);
       if (!probe && probe.error().code == ErrorCode::kInvalid) {
         co_return Completion::Bad("Invalid section");
       }
@@ -244,11 +244,11 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
     if (changed_since && m.modseq <= *changed_since) continue;
 
     std::optional<LoadedMessage> loaded;
-    bool cache_missing = (HasAttr(items, FetchAttr::kEnvelope) &&
-                          m.envelope.empty()) ||
-                         (HasAttr(items, FetchAttr::kBodyStructure) &&
-                          m.body_structure.empty()) ||
-                         HasAttr(items, FetchAttr::kBody);
+    bool cache_missing =
+        (HasAttr(items, FetchAttr::kEnvelope) && m.envelope.empty()) ||
+        (HasAttr(items, FetchAttr::kBodyStructure) &&
+         m.body_structure.empty()) ||
+        HasAttr(items, FetchAttr::kBody);
     if (needs_body || cache_missing) {
       Result<std::string> raw = Fail(ErrorCode::kNotFound, "not read");
       const std::string blob = m.blob;
@@ -288,11 +288,11 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
         case FetchAttr::kEnvelope:
           next() += "ENVELOPE ";
           // Without a cached rendering the blob was read (cache_missing).
-          line += !m.envelope.empty()
-                      ? m.envelope
-                      : mime::ImapEnvelope(
-                            loaded->parsed().root.envelope.value_or(
-                                mime::Envelope{}));
+          line +=
+              !m.envelope.empty()
+                  ? m.envelope
+                  : mime::ImapEnvelope(loaded->parsed().root.envelope.value_or(
+                        mime::Envelope{}));
           break;
         case FetchAttr::kBodyStructure:
           next() += "BODYSTRUCTURE ";
@@ -301,8 +301,8 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
                       : m.body_structure;
           break;
         case FetchAttr::kBody:
-          next() += "BODY " +
-                    mime::ImapBodyStructure(loaded->parsed().root, false);
+          next() +=
+              "BODY " + mime::ImapBodyStructure(loaded->parsed().root, false);
           break;
         case FetchAttr::kBodySection:
           AppendSection(next(), "BODY[" + item.section + "]", item, *loaded);

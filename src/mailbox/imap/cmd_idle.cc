@@ -87,8 +87,8 @@ Task<Completion> ImapSession::CmdIdle(const ImapCommand& command) {
   events_->Wake();
   if (watching) {
     boost::system::error_code ignored;
-    co_await joined.async_wait(asio::redirect_error(asio::use_awaitable,
-                                                    ignored));
+    co_await joined.async_wait(
+        asio::redirect_error(asio::use_awaitable, ignored));
   }
 
   if (!line) {

@@ -25,9 +25,9 @@ bool MatchPattern(std::string_view pattern, std::string_view name) {
     for (size_t j = 0; j <= name.size(); ++j) {
       if (p == '*' || p == '%') {
         // Zero characters, or one more allowed character after a match.
-        bool carry = row[j] ||
-                     (j > 0 && next[j - 1] &&
-                      (p == '*' || name[j - 1] != kHierarchyDelimiter));
+        bool carry =
+            row[j] || (j > 0 && next[j - 1] &&
+                       (p == '*' || name[j - 1] != kHierarchyDelimiter));
         next[j] = carry;
       } else if (j > 0 && row[j - 1] && name[j - 1] == p) {
         next[j] = 1;
@@ -57,8 +57,7 @@ Task<Completion> ImapSession::CmdCreate(const ImapCommand& command) {
   const std::string folder = *name;
   auto done = co_await WithAccount([&](AccountStore& s) -> Status {
     // RFC 3501 §6.3.3: create missing superior names too.
-    for (size_t at = folder.find(kHierarchyDelimiter);
-         at != std::string::npos;
+    for (size_t at = folder.find(kHierarchyDelimiter); at != std::string::npos;
          at = folder.find(kHierarchyDelimiter, at + 1)) {
       std::string parent = folder.substr(0, at);
       if (auto f = s.GetFolder(parent); !f) {
@@ -120,9 +119,8 @@ Task<Completion> ImapSession::CmdSubscribe(const ImapCommand& command) {
   if (!name) co_return NameFailure(name.error());
   if (!r.AtEnd()) co_return Completion::Bad("Unexpected arguments");
   const std::string folder = *name;
-  auto done = co_await WithAccount([&](AccountStore& s) {
-    return s.SetSubscribed(folder, subscribe);
-  });
+  auto done = co_await WithAccount(
+      [&](AccountStore& s) { return s.SetSubscribed(folder, subscribe); });
   if (!done) co_return StoreFailure(done.error());
   co_return Completion::Ok(command.name + " completed");
 }
@@ -138,7 +136,7 @@ struct ListOptions {
 };
 
 constexpr std::string_view kStatusItems[] = {
-    "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
+    "MESSAGES", "RECENT",        "UIDNEXT", "UIDVALIDITY",
     "UNSEEN",   "HIGHESTMODSEQ", "SIZE"};
 
 std::string Upper(std::string_view s) {
@@ -310,9 +308,10 @@ Task<Completion> ImapSession::CmdList(const ImapCommand& command) {
 
   for (size_t i = 0; i < matched.size(); ++i) {
     const FolderInfo& folder = matched[i];
-    bool children = std::any_of(
-        folders.begin(), folders.end(),
-        [&folder](const FolderInfo& f) { return IsParentOf(folder.name, f.name); });
+    bool children = std::any_of(folders.begin(), folders.end(),
+                                [&folder](const FolderInfo& f) {
+                                  return IsParentOf(folder.name, f.name);
+                                });
     std::string attributes = children ? "\\HasChildren" : "\\HasNoChildren";
     if (!folder.role.empty()) attributes += " " + folder.role;
     if (options.select_subscribed || options.return_subscribed) {

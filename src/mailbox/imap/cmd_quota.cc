@@ -34,8 +34,8 @@ Task<Completion> ImapSession::CmdGetQuota(const ImapCommand& command) {
   // RFC 9208 §5.1: STORAGE is in units of 1024 octets.
   std::string resources;
   if (account_.quota_bytes > 0) {
-    resources = "STORAGE " + std::to_string((usage.bytes + 1023) / 1024) +
-                " " + std::to_string(account_.quota_bytes / 1024);
+    resources = "STORAGE " + std::to_string((usage.bytes + 1023) / 1024) + " " +
+                std::to_string(account_.quota_bytes / 1024);
   }
   Untagged("QUOTA \"\" (" + resources + ")");
   co_return Completion::Ok(command.name + " completed");

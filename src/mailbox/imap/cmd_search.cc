@@ -58,9 +58,9 @@ bool UsesModseq(const SearchKey& key) {
 // Days since the epoch of an RFC 5322 Date: value ("Tue, 1 Jul 2003
 // 10:52:37 +0200"), ignoring time and zone as RFC 3501 §6.4.4 asks.
 std::optional<int64_t> SentDay(std::string_view value) {
-  static constexpr std::string_view kMonths[] = {
-      "jan", "feb", "mar", "apr", "may", "jun",
-      "jul", "aug", "sep", "oct", "nov", "dec"};
+  static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr",
+                                                 "may", "jun", "jul", "aug",
+                                                 "sep", "oct", "nov", "dec"};
   size_t comma = value.find(',');
   if (comma != std::string_view::npos) value.remove_prefix(comma + 1);
   std::vector<std::string> words;
@@ -151,10 +151,9 @@ bool MatchMessage(const SearchKey& key, SearchTarget& target,
     case Kind::kAll:
       return true;
     case Kind::kAnd:
-      return std::all_of(key.children.begin(), key.children.end(),
-                         [&](const SearchKey& k) {
-                           return MatchMessage(k, target, sets);
-                         });
+      return std::all_of(
+          key.children.begin(), key.children.end(),
+          [&](const SearchKey& k) { return MatchMessage(k, target, sets); });
     case Kind::kOr:
       return MatchMessage(key.children[0], target, sets) ||
              MatchMessage(key.children[1], target, sets);
@@ -190,8 +189,7 @@ bool MatchMessage(const SearchKey& key, SearchTarget& target,
     case Kind::kHeader:
       return MatchHeader(target, key);
     case Kind::kBody:
-      return ContainsNoCase(target.Parsed().root.body.Of(target.raw),
-                            key.text);
+      return ContainsNoCase(target.Parsed().root.body.Of(target.raw), key.text);
     case Kind::kText:
       return ContainsNoCase(target.raw, key.text);
     case Kind::kSentBefore:

@@ -322,8 +322,8 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   messages_.reserve(messages.size());
   std::optional<size_t> first_unseen;
   for (MessageInfo& m : messages) {
-    bool seen = std::find(m.flags.begin(), m.flags.end(), "\\Seen") !=
-                m.flags.end();
+    bool seen =
+        std::find(m.flags.begin(), m.flags.end(), "\\Seen") != m.flags.end();
     if (!seen && !first_unseen) first_unseen = messages_.size() + 1;
     messages_.push_back({m.uid, std::move(m.flags), m.modseq});
   }
@@ -339,8 +339,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   // messages that arrived while this session had the mailbox selected.
   Untagged("0 RECENT");
   if (first_unseen) {
-    Untagged("OK [UNSEEN " + std::to_string(*first_unseen) +
-             "] First unseen");
+    Untagged("OK [UNSEEN " + std::to_string(*first_unseen) + "] First unseen");
   }
   Untagged("OK [UIDVALIDITY " + std::to_string(uidvalidity_) + "] UIDs valid");
   Untagged("OK [UIDNEXT " + std::to_string(status.folder.uidnext) +

@@ -214,9 +214,8 @@ bool ImapReader::ConsumeKeyword(std::string_view keyword) {
 Result<std::string> ImapReader::AtomLike(bool allow_bracket,
                                          bool allow_wildcards) {
   size_t start = pos_;
-  while (pos_ < in_.size() &&
-         IsAtomChar(static_cast<unsigned char>(in_[pos_]), allow_bracket,
-                    allow_wildcards)) {
+  while (pos_ < in_.size() && IsAtomChar(static_cast<unsigned char>(in_[pos_]),
+                                         allow_bracket, allow_wildcards)) {
     ++pos_;
   }
   if (pos_ == start) return Bad("Expected an atom");
@@ -407,9 +406,9 @@ Result<int64_t> ImapReader::DateTime() {
   int hour = 0, minute = 0, second = 0, zone = 0;
   if (!days || !ParseDigits(s.substr(12, 2), hour) ||
       !ParseDigits(s.substr(15, 2), minute) ||
-      !ParseDigits(s.substr(18, 2), second) ||
-      (s[21] != '+' && s[21] != '-') || !ParseDigits(s.substr(22, 4), zone) ||
-      hour > 23 || minute > 59 || second > 60) {
+      !ParseDigits(s.substr(18, 2), second) || (s[21] != '+' && s[21] != '-') ||
+      !ParseDigits(s.substr(22, 4), zone) || hour > 23 || minute > 59 ||
+      second > 60) {
     return Bad("Invalid date-time");
   }
   int64_t offset = (zone / 100) * 3600 + (zone % 100) * 60;

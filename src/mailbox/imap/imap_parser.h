@@ -54,7 +54,7 @@ std::string TagForError(std::string_view buffer);
 
 // A sequence set. Numbers are 1..2^32-1; kMaxUid stands for "*".
 struct SequenceSet {
-  UidSet ranges;      // as written: first may be above last
+  UidSet ranges;       // as written: first may be above last
   bool saved = false;  // "$" (RFC 5182): the last SEARCH result
 };
 

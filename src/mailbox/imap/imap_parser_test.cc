@@ -64,8 +64,7 @@ TEST(ImapParserTest, ParseCommandSplitsTagUidAndName) {
       {"plus in tag", "a+ NOOP\r\n", false, "", "", false, ""},
       {"missing command", "a\r\n", false, "", "", false, ""},
       {"empty", "", false, "", "", false, ""},
-      {"NUL in name", std::string("a NO\0OP\r\n", 9), false, "", "", false,
-       ""},
+      {"NUL in name", std::string("a NO\0OP\r\n", 9), false, "", "", false, ""},
       {"uid without command", "a UID\r\n", false, "", "", false, ""},
   };
   for (const Case& c : cases) {
@@ -210,11 +209,26 @@ TEST(ImapParserTest, StoreArgumentsParse) {
     std::optional<uint64_t> unchanged_since;
   };
   const std::vector<Case> cases = {
-      {"add list", "1 +FLAGS (\\Seen \\Flagged)", true, FlagOp::kAdd, false, 2,
+      {"add list",
+       "1 +FLAGS (\\Seen \\Flagged)",
+       true,
+       FlagOp::kAdd,
+       false,
+       2,
        {}},
-      {"remove silent", "1:* -FLAGS.SILENT (\\Deleted)", true,
-       FlagOp::kRemove, true, 1, {}},
-      {"replace bare", "2 FLAGS \\Seen work", true, FlagOp::kReplace, false, 2,
+      {"remove silent",
+       "1:* -FLAGS.SILENT (\\Deleted)",
+       true,
+       FlagOp::kRemove,
+       true,
+       1,
+       {}},
+      {"replace bare",
+       "2 FLAGS \\Seen work",
+       true,
+       FlagOp::kReplace,
+       false,
+       2,
        {}},
       {"empty list", "2 FLAGS ()", true, FlagOp::kReplace, false, 0, {}},
       {"unchangedsince", "1 (UNCHANGEDSINCE 7) +FLAGS (x)", true, FlagOp::kAdd,
@@ -328,7 +342,10 @@ TEST(ImapParserTest, FuzzTargetSurvivesRandomInput) {
       "b UID SEARCH RETURN (MIN) OR (FROM x) NOT SEEN CHARSET UTF-8\r\n",
       "c STORE 1 (UNCHANGEDSINCE 3) +FLAGS.SILENT (\\Seen)\r\n",
       "d APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {3}\r\nabc\r\n",
-      "&AOk-t&AOk-", "Entw&APw-rfe", "&Jjo-!", "&-&-",
+      "&AOk-t&AOk-",
+      "Entw&APw-rfe",
+      "&Jjo-!",
+      "&-&-",
   };
   static constexpr char kAlphabet[] = "(){}[]<>\\\"*%$:,. \r\n0123456789+-~";
   std::mt19937 rng(12345);

@@ -277,8 +277,9 @@ Task<bool> ImapSession::ReadCommand(std::string& buffer) {
     if (!literal) co_return true;
     // The whole command is bounded too, so many small literals cannot
     // add up to more than one big one.
-    bool too_big = literal->size > literal_limit ||
-                   buffer.size() + literal->size > literal_limit + kCommandSlack;
+    bool too_big =
+        literal->size > literal_limit ||
+        buffer.size() + literal->size > literal_limit + kCommandSlack;
     if (too_big && !literal->non_synchronizing) {
       // RFC 9051 §7.1: the client waits for "+" before sending a
       // synchronising literal, so refusing it keeps us in step.
@@ -326,11 +327,11 @@ Task<void> ImapSession::Dispatch(std::string_view buffer) {
     co_return;
   }
   if ((spec->flags & StateFlag(state_)) == 0) {
-    const char* why = state_ == ImapState::kNotAuthenticated
-                          ? "Log in first"
-                          : (state_ == ImapState::kAuthenticated
-                                 ? "Select a mailbox first"
-                                 : "Not allowed now");
+    const char* why =
+        state_ == ImapState::kNotAuthenticated
+            ? "Log in first"
+            : (state_ == ImapState::kAuthenticated ? "Select a mailbox first"
+                                                   : "Not allowed now");
     Tagged(command->tag, Completion::Bad(why));
     co_return;
   }

@@ -164,12 +164,13 @@ bool Contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-#define EXPECT_HAS(text, needle)                                    \
-  EXPECT_TRUE(Contains((text), (needle))) << "want " << (needle)    \
-                                          << "\ngot:\n" << (text)
-#define EXPECT_LACKS(text, needle)                                  \
-  EXPECT_FALSE(Contains((text), (needle))) << "unwanted " << (needle) \
-                                           << "\ngot:\n" << (text)
+#define EXPECT_HAS(text, needle)                                               \
+  EXPECT_TRUE(Contains((text), (needle))) << "want " << (needle) << "\ngot:\n" \
+                                          << (text)
+#define EXPECT_LACKS(text, needle)             \
+  EXPECT_FALSE(Contains((text), (needle)))     \
+      << "unwanted " << (needle) << "\ngot:\n" \
+      << (text)
 
 const std::string kSimple =
     "From: Alice <alice@example.com>\r\n"
@@ -258,13 +259,12 @@ class ImapSessionTest : public ::testing::Test {
 
   // A connected client past the greeting, logged in as alice unless
   // `login` is false.
-  std::unique_ptr<Client> Connect(bool login = true,
-                                  const std::string& user = "alice@example.com") {
+  std::unique_ptr<Client> Connect(
+      bool login = true, const std::string& user = "alice@example.com") {
     auto client = std::make_unique<Client>(port());
     EXPECT_TRUE(client->connected());
     std::string greeting = client->ReadResponse();
-    EXPECT_TRUE(greeting.starts_with("* OK [CAPABILITY IMAP4rev1"))
-        << greeting;
+    EXPECT_TRUE(greeting.starts_with("* OK [CAPABILITY IMAP4rev1")) << greeting;
     if (login) {
       std::string reply = client->Command("L", "LOGIN " + user + " secret");
       EXPECT_HAS(reply, "L OK");
@@ -343,8 +343,9 @@ TEST_F(ImapSessionTest, PlaintextLoginRefusedWhenPolicyIsNever) {
   EXPECT_LACKS(caps, "AUTH=PLAIN");
   EXPECT_HAS(client->Command("b", "LOGIN alice@example.com secret"),
              "b NO [PRIVACYREQUIRED]");
-  EXPECT_HAS(client->Command("c", "AUTHENTICATE PLAIN "
-                                  "AGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA=="),
+  EXPECT_HAS(client->Command("c",
+                             "AUTHENTICATE PLAIN "
+                             "AGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA=="),
              "c NO [PRIVACYREQUIRED]");
 }
 
@@ -413,8 +414,9 @@ TEST_F(ImapSessionTest, AppendThenFetchReturnsTheSameBytes) {
   EXPECT_HAS(seen, "BODY[TEXT] {15}\r\nHello, world!\r\n");
   EXPECT_HAS(seen, "FLAGS (\\Seen)");
   std::string envelope = client->Command("h", "UID FETCH 1:* ENVELOPE");
-  EXPECT_HAS(envelope, "UID 1 ENVELOPE (\"Tue, 1 Jul 2003 10:52:37 +0200\" "
-                       "\"hello there\"");
+  EXPECT_HAS(envelope,
+             "UID 1 ENVELOPE (\"Tue, 1 Jul 2003 10:52:37 +0200\" "
+             "\"hello there\"");
 }
 
 TEST_F(ImapSessionTest, BodyStructureOfAMultipart) {
@@ -461,8 +463,7 @@ TEST_F(ImapSessionTest, StoreFlagsAndSearch) {
   std::string store = client->Command("c", "STORE 2:3 +FLAGS (\\Flagged)");
   EXPECT_HAS(store, "* 2 FETCH (FLAGS (\\Flagged))");
   EXPECT_HAS(store, "* 3 FETCH (FLAGS (\\Flagged))");
-  EXPECT_HAS(client->Command("d", "STORE 3 -FLAGS.SILENT (\\Flagged)"),
-             "d OK");
+  EXPECT_HAS(client->Command("d", "STORE 3 -FLAGS.SILENT (\\Flagged)"), "d OK");
 
   EXPECT_HAS(client->Command("e", "SEARCH FLAGGED"), "* SEARCH 2\r\n");
   EXPECT_HAS(client->Command("f", "SEARCH UNFLAGGED"), "* SEARCH 1 3 4\r\n");
@@ -568,17 +569,17 @@ TEST_F(ImapSessionTest, CondstoreAndQresyncBasics) {
   for (int i = 0; i < 3; ++i) Append(*client, "a", "INBOX", kSimple);
   std::string select = client->Command("b", "SELECT INBOX (CONDSTORE)");
   std::smatch match;
-  ASSERT_TRUE(std::regex_search(select, match,
-                                std::regex(R"(HIGHESTMODSEQ (\d+)\])")))
+  ASSERT_TRUE(
+      std::regex_search(select, match, std::regex(R"(HIGHESTMODSEQ (\d+)\])")))
       << select;
   uint64_t modseq = std::stoull(match[1]);
-  ASSERT_TRUE(std::regex_search(select, match,
-                                std::regex(R"(UIDVALIDITY (\d+)\])")));
+  ASSERT_TRUE(
+      std::regex_search(select, match, std::regex(R"(UIDVALIDITY (\d+)\])")));
   std::string uidvalidity = match[1];
 
-  std::string store = client->Command(
-      "c", "STORE 1 (UNCHANGEDSINCE " + std::to_string(modseq) +
-               ") +FLAGS (\\Seen)");
+  std::string store =
+      client->Command("c", "STORE 1 (UNCHANGEDSINCE " + std::to_string(modseq) +
+                               ") +FLAGS (\\Seen)");
   EXPECT_HAS(store, "MODSEQ (");
   std::string stale =
       client->Command("d", "STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Flagged)");
@@ -593,9 +594,9 @@ TEST_F(ImapSessionTest, CondstoreAndQresyncBasics) {
   client->Command("h", "UNSELECT");
 
   EXPECT_HAS(client->Command("i", "ENABLE QRESYNC"), "* ENABLED QRESYNC");
-  std::string resync = client->Command(
-      "j", "SELECT INBOX (QRESYNC (" + uidvalidity + " " +
-               std::to_string(modseq) + " 1:3))");
+  std::string resync =
+      client->Command("j", "SELECT INBOX (QRESYNC (" + uidvalidity + " " +
+                               std::to_string(modseq) + " 1:3))");
   EXPECT_HAS(resync, "* VANISHED (EARLIER) 2");
   EXPECT_HAS(resync, "* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (");
   EXPECT_HAS(resync, "j OK");
@@ -648,10 +649,12 @@ TEST_F(ImapSessionTest, MailboxesListRenameAndUtf7) {
   EXPECT_HAS(subscribed, "* LSUB () \"/\" \"INBOX\"");
   EXPECT_LACKS(subscribed, "Trash");
   std::string extended = client->Command(
-      "q", "LIST (SPECIAL-USE) \"\" (* INBOX) RETURN (SUBSCRIBED STATUS "
-           "(MESSAGES UIDNEXT))");
-  EXPECT_HAS(extended, "\\Trash) \"/\" \"Trash\"\r\n* STATUS \"Trash\" "
-                       "(MESSAGES 0 UIDNEXT 1)");
+      "q",
+      "LIST (SPECIAL-USE) \"\" (* INBOX) RETURN (SUBSCRIBED STATUS "
+      "(MESSAGES UIDNEXT))");
+  EXPECT_HAS(extended,
+             "\\Trash) \"/\" \"Trash\"\r\n* STATUS \"Trash\" "
+             "(MESSAGES 0 UIDNEXT 1)");
   EXPECT_HAS(extended, "\\Sent \\Subscribed) \"/\" \"Sent\"");
   EXPECT_LACKS(extended, "\"Old\"");
   EXPECT_HAS(client->Command("r", "LIST (BOGUS) \"\" *"), "r BAD");

@@ -99,8 +99,8 @@ Status DecodeShifted(std::string_view run, std::string& out) {
     bits &= (1u << count) - 1;
     if (high_surrogate != 0) {
       if (unit < 0xdc00 || unit > 0xdfff) return Invalid("unpaired surrogate");
-      AppendUtf8(out, 0x10000 + ((high_surrogate - 0xd800u) << 10) +
-                          (unit - 0xdc00u));
+      AppendUtf8(
+          out, 0x10000 + ((high_surrogate - 0xd800u) << 10) + (unit - 0xdc00u));
       high_surrogate = 0;
     } else if (unit >= 0xd800 && unit <= 0xdbff) {
       high_surrogate = unit;

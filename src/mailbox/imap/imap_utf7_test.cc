@@ -72,8 +72,8 @@ TEST(ImapUtf7Test, RefusesMalformedModifiedUtf7) {
 }
 
 TEST(ImapUtf7Test, RefusesInvalidUtf8ToEncode) {
-  const std::vector<std::string> inputs = {
-      "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xff", std::string("a\0", 2)};
+  const std::vector<std::string> inputs = {"\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                           "\xff", std::string("a\0", 2)};
   for (const std::string& input : inputs) {
     EXPECT_FALSE(EncodeMailboxName(input).has_value())
         << "input of " << input.size() << " bytes";

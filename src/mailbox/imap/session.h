@@ -46,8 +46,12 @@ std::string_view ImapStateName(ImapState state);
 struct Completion {
   enum class Kind { kOk, kNo, kBad };
   Completion(Kind k, std::string t) : kind(k), text(std::move(t)) {}
-  static Completion Ok(std::string text) { return {Kind::kOk, std::move(text)}; }
-  static Completion No(std::string text) { return {Kind::kNo, std::move(text)}; }
+  static Completion Ok(std::string text) {
+    return {Kind::kOk, std::move(text)};
+  }
+  static Completion No(std::string text) {
+    return {Kind::kNo, std::move(text)};
+  }
   static Completion Bad(std::string text) {
     return {Kind::kBad, std::move(text)};
   }
@@ -230,7 +234,6 @@ class ImapSession {
   std::set<uint32_t> pending_expunges_;
   uint32_t recent_ = 0;
   std::vector<uint32_t> saved_search_;  // RFC 5182 "$", UIDs
-
 };
 
 // The command table's accessor for tests of the table itself.
