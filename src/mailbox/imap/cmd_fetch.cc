@@ -342,7 +342,7 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
     }
     line += ")";
     Untagged(line);
-    if (needs_body) co_await FlushIfLarge();
+    if (needs_body) co_await FlushProgress();
     if (closing_) co_return Completion::No("Connection lost");
   }
   co_return Completion::Ok(command.uid ? "UID FETCH completed"

@@ -325,7 +325,6 @@ Task<Completion> ImapSession::CmdList(const ImapCommand& command) {
       Untagged("STATUS " + name + " (" +
                FormatStatus(options.status_items, statuses[i]) + ")");
     }
-    co_await FlushIfLarge();
   }
   co_return Completion::Ok(command.name + " completed");
 }

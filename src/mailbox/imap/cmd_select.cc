@@ -197,7 +197,6 @@ Task<void> ImapSession::Sync(bool allow_expunge, bool force) {
     highest_modseq_ = std::max(highest_modseq_, info.highestmodseq);
   }
 
-  size_t expunged = 0;
   if (allow_expunge && !pending_expunges_.empty()) {
     std::vector<uint32_t> gone(pending_expunges_.begin(),
                                pending_expunges_.end());
@@ -216,7 +215,6 @@ Task<void> ImapSession::Sync(bool allow_expunge, bool force) {
     std::erase_if(messages_, [this](const SessionMessage& m) {
       return pending_expunges_.contains(m.uid);
     });
-    expunged = gone.size();
     pending_expunges_.clear();
   }
 
@@ -225,7 +223,6 @@ Task<void> ImapSession::Sync(bool allow_expunge, bool force) {
     Untagged(std::to_string(messages_.size()) + " EXISTS");
     Untagged(std::to_string(recent_) + " RECENT");
   }
-  (void)expunged;
 }
 
 Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {

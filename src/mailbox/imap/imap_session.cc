@@ -392,9 +392,10 @@ Task<void> ImapSession::FlushNow() {
   }
 }
 
-Task<void> ImapSession::FlushIfLarge() {
-  // The Connection does not expose its queue size; handlers call this
-  // per message, and a flush of a small queue is one write.
+Task<void> ImapSession::FlushProgress() {
+  // TODO(corvus): the Connection does not expose its queue size, so this
+  // writes once per message even when they are small; a FETCH FLAGS of a
+  // large mailbox pays one write per message instead of one per 64 KiB.
   co_await FlushNow();
 }
 

@@ -790,6 +790,55 @@ TEST_F(ImapSessionTest, StartTlsDiscardsPipelinedPlaintextThenAllowsLogin) {
   EXPECT_HAS(client->Command("g", "SELECT INBOX"), "g OK");
 }
 
+TEST_F(ImapSessionTest, ClientVanishingDuringIdleEndsTheSessionCleanly) {
+  StartServer();
+  {
+    auto client = Connect();
+    client->Command("s", "SELECT INBOX");
+    client->Send("i IDLE\r\n");
+    EXPECT_EQ(client->ReadResponse(), "+ idling\r\n");
+    EXPECT_EQ(events_.SessionCount(alice_.id), 1u);
+  }
+  Deliver(kSimple);
+  bool gone = false;
+  for (int i = 0; i < 250 && !gone; ++i) {
+    gone = events_.SessionCount(alice_.id) == 0;
+    if (!gone) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(gone) << "the session's subscription outlived its connection";
+}
+
+TEST(ImapOptionsTest, FromConfigMapsPlaintextPolicyAndLimits) {
+  struct Case {
+    std::string plaintext;
+    bool ok;
+    PlaintextAuth want;
+  };
+  const std::vector<Case> cases = {
+      {"never", true, PlaintextAuth::kNever},
+      {"loopback", true, PlaintextAuth::kLoopback},
+      {"always", true, PlaintextAuth::kAlways},
+      {"sometimes", false, PlaintextAuth::kNever},
+  };
+  for (const Case& c : cases) {
+    Config config;
+    config.server.hostname = "imap.example.com";
+    config.limits.max_line_length = 4096;
+    config.smtp.max_message_size = 1234567;
+    config.auth.plaintext = c.plaintext;
+    auto got = ImapOptionsFromConfig(config);
+    ASSERT_EQ(got.has_value(), c.ok) << c.plaintext;
+    if (!c.ok) {
+      EXPECT_EQ(got.error().code, ErrorCode::kConfig);
+      continue;
+    }
+    EXPECT_EQ(got->plaintext_auth, c.want) << c.plaintext;
+    EXPECT_EQ(got->hostname, "imap.example.com");
+    EXPECT_EQ(got->max_line_length, 4096u);
+    EXPECT_EQ(got->max_literal_size, 1234567u);
+  }
+}
+
 // Python's imaplib, a client people really use, against the server.
 TEST_F(ImapSessionTest, PythonImaplibSessionWorks) {
   if (std::system("python3 -c 'import imaplib' >/dev/null 2>&1") != 0) {

@@ -167,8 +167,9 @@ class ImapSession {
   // Queues the tagged line and counts errors.
   void Tagged(const std::string& tag, const Completion& completion);
   Task<void> FlushNow();
-  // Flushes when a lot is queued (a large FETCH).
-  Task<void> FlushIfLarge();
+  // Sends what a long response has queued so far (per FETCHed body), so
+  // it streams instead of piling up in memory.
+  Task<void> FlushProgress();
   Task<void> Bye(std::string_view text, std::string_view reason);
 
   std::string Capabilities() const;
