@@ -258,7 +258,12 @@ Result<std::string> ImapReader::Quoted() {
   return Bad("Unterminated quoted string");
 }
 
-Result<std::string> ImapReader::Literal() {
+Result<std::string> ImapReader::Literal8() {
+  if (!Consume('~')) return Bad("Expected a literal8");
+  return Literal(/*allow_nul=*/true);
+}
+
+Result<std::string> ImapReader::Literal(bool allow_nul) {
   if (!Consume('{')) return Bad("Expected a literal");
   uint64_t size = 0;
   size_t digits = 0;
@@ -277,7 +282,9 @@ Result<std::string> ImapReader::Literal() {
   std::string out(in_.substr(pos_, size));
   pos_ += size;
   // RFC 3501 §4.3: a literal of CHAR8 cannot contain NUL.
-  if (out.find('\0') != std::string::npos) return Bad("NUL in literal");
+  if (!allow_nul && out.find('\0') != std::string::npos) {
+    return Bad("NUL in literal");
+  }
   return out;
 }
 
@@ -818,34 +825,36 @@ Result<AppendRequest> ParseAppend(std::string_view args) {
   auto mailbox = r.AString();
   if (!mailbox) return Fail(mailbox.error());
   request.mailbox = std::move(*mailbox);
-  if (auto sp = r.ExpectSpace(); !sp) return Fail(sp.error());
-
-  if (r.Peek('(')) {
-    auto flags = r.FlagList();
-    if (!flags) return Fail(flags.error());
-    request.flags = std::move(*flags);
-    if (auto sp = r.ExpectSpace(); !sp) return Fail(sp.error());
+  // Each round consumes at least one literal, so the loop is bounded by
+  // the command's size.
+  while (r.Consume(' ')) {
+    AppendMessage message;
+    if (r.Peek('(')) {
+      auto flags = r.FlagList();
+      if (!flags) return Fail(flags.error());
+      message.flags = std::move(*flags);
+      if (auto sp = r.ExpectSpace(); !sp) return Fail(sp.error());
+    }
+    if (r.Peek('"')) {
+      auto date = r.DateTime();
+      if (!date) return Fail(date.error());
+      message.internal_date = *date;
+      if (auto sp = r.ExpectSpace(); !sp) return Fail(sp.error());
+    }
+    // RFC 6855 §4: "UTF8 (~{n}...)"; RFC 3516 literal8 "~{n}".
+    bool utf8 = r.ConsumeKeyword("UTF8");
+    if (utf8 && (!r.Consume(' ') || !r.Consume('('))) {
+      return Bad("Invalid UTF8 append data");
+    }
+    Result<std::string> data = r.Peek('~')   ? r.Literal8()
+                               : r.Peek('{') ? r.String()
+                                             : Bad("Message must be a literal");
+    if (!data) return Fail(data.error());
+    message.data = std::move(*data);
+    if (utf8 && !r.Consume(')')) return Bad("Invalid UTF8 append data");
+    request.messages.push_back(std::move(message));
   }
-  if (r.Peek('"')) {
-    auto date = r.DateTime();
-    if (!date) return Fail(date.error());
-    request.internal_date = *date;
-    if (auto sp = r.ExpectSpace(); !sp) return Fail(sp.error());
-  }
-  // RFC 6855 §4: "UTF8 (~{n}...)"; RFC 3516 literal8 "~{n}".
-  bool utf8 = r.ConsumeKeyword("UTF8");
-  if (utf8 && (!r.Consume(' ') || !r.Consume('('))) {
-    return Bad("Invalid UTF8 append data");
-  }
-  r.Consume('~');
-  if (!r.Peek('{')) return Bad("Message must be a literal");
-  auto message = r.String();
-  if (!message) return Fail(message.error());
-  request.message = std::move(*message);
-  if (utf8 && !r.Consume(')')) return Bad("Invalid UTF8 append data");
-  // TODO(corvus): MULTIAPPEND (RFC 3502) is not supported; a second
-  // message is refused as unexpected text. Costs clients one command per
-  // message.
+  if (request.messages.empty()) return Bad("Missing message");
   if (auto end = r.ExpectEnd(); !end) return Fail(end.error());
   return request;
 }

@@ -100,6 +100,8 @@ class ImapReader {
   Result<std::string> FetchAttName();
   // list-mailbox: like astring but '%' and '*' allowed in atoms.
   Result<std::string> ListMailbox();
+  // "~{n}" literal8 (RFC 3516): like a literal, but NUL is allowed.
+  Result<std::string> Literal8();
   // 1*DIGIT fitting in 63 bits.
   Result<uint64_t> Number();
   Result<uint32_t> NzNumber32();
@@ -119,7 +121,7 @@ class ImapReader {
 
  private:
   Result<std::string> Quoted();
-  Result<std::string> Literal();
+  Result<std::string> Literal(bool allow_nul = false);
   Result<std::string> AtomLike(bool allow_bracket, bool allow_wildcards);
 
   std::string_view in_;
@@ -233,15 +235,21 @@ Result<SearchRequest> ParseSearch(std::string_view args);
 
 // --- APPEND ------------------------------------------------------------
 
-struct AppendRequest {
-  std::string mailbox;  // as sent (mUTF-7 or UTF-8), not decoded
+struct AppendMessage {
   std::vector<std::string> flags;
   std::optional<int64_t> internal_date;
-  std::string message;
+  std::string data;
 };
 
-// Parses "mailbox [SP flag-list] [SP date-time] SP literal", also the
-// RFC 6855 form "UTF8 (literal8)".
+struct AppendRequest {
+  std::string mailbox;  // as sent (mUTF-7 or UTF-8), not decoded
+  std::vector<AppendMessage> messages;  // at least one
+};
+
+// Parses "mailbox 1*(SP [flag-list SP] [date-time SP] literal)": one
+// message, or several (RFC 3502 MULTIAPPEND). Each literal may be a
+// literal8 "~{n}" (RFC 3516, NUL allowed) or the RFC 6855 form
+// "UTF8 (literal8)".
 Result<AppendRequest> ParseAppend(std::string_view args);
 
 // Formats Unix seconds as an IMAP date-time in UTC,

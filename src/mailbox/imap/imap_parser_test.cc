@@ -304,10 +304,12 @@ TEST(ImapParserTest, AppendArgumentsParse) {
       "\r\n");
   ASSERT_TRUE(got.has_value()) << got.error().message;
   EXPECT_EQ(got->mailbox, "Drafts");
-  EXPECT_EQ(got->flags, (std::vector<std::string>{"\\Draft", "\\Seen"}));
+  ASSERT_EQ(got->messages.size(), 1u);
+  const AppendMessage& m = got->messages[0];
+  EXPECT_EQ(m.flags, (std::vector<std::string>{"\\Draft", "\\Seen"}));
   // 02:44:25 at -0700 is 09:44:25 UTC.
-  EXPECT_EQ(got->internal_date, std::optional<int64_t>(837596665));
-  EXPECT_EQ(got->message, "hello");
+  EXPECT_EQ(m.internal_date, std::optional<int64_t>(837596665));
+  EXPECT_EQ(m.data, "hello");
   EXPECT_EQ(FormatDateTime(837596665), "17-Jul-1996 09:44:25 +0000");
 
   struct Case {
@@ -320,7 +322,10 @@ TEST(ImapParserTest, AppendArgumentsParse) {
       {"utf8 form", "INBOX UTF8 (~{2}\r\nhi)", true},
       {"quoted message", "INBOX \"hi\"", false},
       {"bad date", "INBOX \"17-Jul-1996 25:44:25 -0700\" {2}\r\nhi", false},
-      {"two messages", "INBOX {2}\r\nhi {2}\r\nho", false},
+      {"multiappend", "INBOX {2}\r\nhi (\\Seen) {2}\r\nho", true},
+      {"literal8 with NUL", std::string("INBOX ~{3}\r\na\0b", 15), true},
+      {"NUL in plain literal", std::string("INBOX {3}\r\na\0b", 14), false},
+      {"trailing space", "INBOX {2}\r\nhi ", false},
       {"no message", "INBOX", false},
   };
   for (const Case& c : cases) {

@@ -54,9 +54,8 @@ constexpr S::CommandSpec kCommands[] = {
     {"STORE", S::kSelected | S::kUidForm, &S::CmdStore},
     {"COPY", S::kSelected | S::kExpungeOk | S::kUidForm, &S::CmdCopy},
     {"MOVE", S::kSelected | S::kExpungeOk | S::kUidForm, &S::CmdCopy},
-    // TODO(corvus): MULTIAPPEND, SORT/THREAD, METADATA and
-    // NOTIFY are missing; clients fall back to plainer commands, paying
-    // more round trips.
+    // TODO(corvus): SORT/THREAD, METADATA and NOTIFY are missing;
+    // clients sort and thread locally, paying for whole-mailbox fetches.
 };
 
 unsigned StateFlag(ImapState state) {
@@ -430,7 +429,8 @@ std::string ImapSession::Capabilities() const {
   caps +=
       " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
       " LIST-STATUS CONDSTORE"
-      " QRESYNC ESEARCH SEARCHRES BINARY QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT";
+      " QRESYNC ESEARCH SEARCHRES BINARY MULTIAPPEND QUOTA QUOTA=RES-STORAGE"
+      " UTF8=ACCEPT";
   return caps;
 }
 

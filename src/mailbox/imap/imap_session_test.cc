@@ -419,6 +419,27 @@ TEST_F(ImapSessionTest, AppendThenFetchReturnsTheSameBytes) {
              "\"hello there\"");
 }
 
+TEST_F(ImapSessionTest, MultiappendAddsAllMessagesOrNone) {
+  StartServer();
+  auto client = Connect();
+  client->Send("a APPEND INBOX (\\Seen) {5+}\r\nfirst {6+}\r\nsecond\r\n");
+  std::string reply = client->ReadTagged("a");
+  EXPECT_HAS(reply, " 1:2] APPEND completed");
+  client->Send(std::string("b APPEND INBOX ~{3+}\r\nx\0y\r\n", 27));
+  EXPECT_HAS(client->ReadTagged("b"), "b OK [APPENDUID");
+  client->Send("c APPEND Nowhere {1+}\r\nx {1+}\r\ny\r\n");
+  EXPECT_HAS(client->ReadTagged("c"), "c NO [TRYCREATE]");
+  std::string status = client->Command("d", "STATUS INBOX (MESSAGES UNSEEN)");
+  EXPECT_HAS(status, "(MESSAGES 3 UNSEEN 2)");
+
+  auto small = Connect(true, "small@example.com");
+  const std::string half(1200, 'x');
+  small->Send("e APPEND INBOX {1200+}\r\n" + half + " {1200+}\r\n" + half +
+              "\r\n");
+  EXPECT_HAS(small->ReadTagged("e"), "e NO [OVERQUOTA]");
+  EXPECT_HAS(small->Command("f", "STATUS INBOX (MESSAGES)"), "MESSAGES 0");
+}
+
 TEST_F(ImapSessionTest, BodyStructureOfAMultipart) {
   StartServer();
   auto client = Connect();
