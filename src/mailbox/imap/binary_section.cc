@@ -122,8 +122,13 @@ Result<std::string> DecodeBinarySection(std::string_view raw,
   if (part->IsMultipart()) {
     return Fail(ErrorCode::kInvalid, "BINARY of a multipart");
   }
-  std::string_view body = part->body.Of(raw);
-  std::string encoding = part->encoding.value_or("7bit");
+  return DecodePartBody(raw, *part);
+}
+
+Result<std::string> DecodePartBody(std::string_view raw,
+                                   const mime::Part& part) {
+  std::string_view body = part.body.Of(raw);
+  std::string encoding = part.encoding.value_or("7bit");
   for (char& c : encoding) c = static_cast<char>(std::tolower(c));
   if (encoding == "7bit" || encoding == "8bit" || encoding == "binary") {
     return std::string(body);

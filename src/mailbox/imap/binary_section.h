@@ -23,6 +23,12 @@ Result<std::string> DecodeBinarySection(std::string_view raw,
                                         const mime::Message& message,
                                         std::string_view section);
 
+// The body of `part` (of the message `raw`) with its
+// Content-Transfer-Encoding undone. kPermanent for an unknown encoding or
+// bad base64.
+Result<std::string> DecodePartBody(std::string_view raw,
+                                   const mime::Part& part);
+
 // Base64 as found in mail: line breaks and spaces ignored, padding
 // optional. kPermanent on any other byte outside the alphabet.
 Result<std::string> DecodeMailBase64(std::string_view text);

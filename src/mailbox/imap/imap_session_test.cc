@@ -492,10 +492,19 @@ TEST_F(ImapSessionTest, StoreFlagsAndSearch) {
              "* SEARCH 4\r\n");
   EXPECT_HAS(client->Command("h", "SEARCH OR FLAGGED BODY \"<p>x\""),
              "* SEARCH 2 4\r\n");
+  const std::string encoded =
+      "Subject: enc\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "c2VjcmV0IHdvcmQ=\r\n";  // "secret word"
+  // Appending to the selected mailbox announces it before the tagged OK.
+  EXPECT_HAS(Append(*client, "h2", "INBOX", encoded), "* 5 EXISTS");
+  EXPECT_HAS(client->Command("h3", "SEARCH BODY \"SECRET wo\""),
+             "* SEARCH 5\r\n");
+  EXPECT_HAS(client->Command("h4", "SEARCH TEXT enc NOT BODY c2Vj"),
+             "* SEARCH 5\r\n");
   EXPECT_HAS(client->Command("i", "SEARCH SENTON 1-Jul-2003 NOT 1"),
              "* SEARCH 2 3\r\n");
   EXPECT_HAS(client->Command("j", "SEARCH RETURN (MIN MAX COUNT) ALL"),
-             "* ESEARCH (TAG \"j\") MIN 1 MAX 4 COUNT 4");
+             "* ESEARCH (TAG \"j\") MIN 1 MAX 5 COUNT 5");
   EXPECT_HAS(client->Command("k", "SEARCH CHARSET KOI8-R ALL"),
              "k NO [BADCHARSET");
   // SEARCHRES: save, then use "$".
