@@ -141,9 +141,10 @@ std::string DotStuff(std::string_view data) {
   return out;
 }
 
-Task<std::vector<RecipientReply>> SendMail(
-    const MailClientOptions& options, const std::string& sender,
-    const std::vector<std::string>& recipients, const std::string& data) {
+Task<std::vector<RecipientReply>> SendMail(MailClientOptions options,
+                                           std::string sender,
+                                           std::vector<std::string> recipients,
+                                           const std::string& data) {
   std::vector<RecipientReply> replies(recipients.size());
   auto fail_all = [&](const std::string& why) {
     for (RecipientReply& r : replies) {

@@ -44,9 +44,12 @@ struct RecipientReply {
 // Sends `data` (CRLF line endings) from `sender` to `recipients` and
 // returns one reply per recipient in order. Connection and protocol
 // failures come back as a 4xx for every recipient not yet answered.
-Task<std::vector<RecipientReply>> SendMail(
-    const MailClientOptions& options, const std::string& sender,
-    const std::vector<std::string>& recipients, const std::string& data);
+// `data` is not copied: it must outlive the coroutine (the caller
+// co_awaits it at once).
+Task<std::vector<RecipientReply>> SendMail(MailClientOptions options,
+                                           std::string sender,
+                                           std::vector<std::string> recipients,
+                                           const std::string& data);
 
 // Applies SMTP dot-stuffing and guarantees a final CRLF (RFC 5321
 // §4.5.2), ready to be followed by ".\r\n".

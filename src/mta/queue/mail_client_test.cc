@@ -105,6 +105,7 @@ class MailClientTest : public ::testing::Test {
     options.queue_id = "q123";
     options.timeout = std::chrono::seconds(5);
     boost::asio::io_context io;
+    // `data` outlives io.run(), as SendMail requires.
     auto future = boost::asio::co_spawn(
         io, SendMail(options, "s@example.com", to, data),
         boost::asio::use_future);
