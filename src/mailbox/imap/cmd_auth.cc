@@ -172,6 +172,10 @@ Task<Completion> ImapSession::Login(std::string_view user,
     co_return Completion::No("[AUTHENTICATIONFAILED] Authentication failed");
   }
 
+  // TODO(corvus): the account's home_server is not checked; behind the
+  // proxy that is the proxy's job, but a client reaching this server
+  // directly could open a mailbox that lives elsewhere (and get an empty
+  // one). Costs correctness only in multi-server deployments.
   auto subscription = deps_.events.Subscribe(account->id);
   if (!subscription) {
     conn_.log().Notice(

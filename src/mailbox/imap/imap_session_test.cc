@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "directory/password.h"
 #include "directory/sqlite_directory.h"
 #include "mailbox/imap/account_events.h"
+#include "mailbox/imap/session.h"
 #include "store/store.h"
 
 namespace corvus::imap {
@@ -836,6 +838,24 @@ TEST_F(ImapSessionTest, ClientVanishingDuringIdleEndsTheSessionCleanly) {
     if (!gone) std::this_thread::sleep_for(20ms);
   }
   EXPECT_TRUE(gone) << "the session's subscription outlived its connection";
+}
+
+TEST(ImapCommandTableTest, NamesAreUniqueUpperCaseAndHandled) {
+  std::set<std::string_view> seen;
+  for (const ImapSession::CommandSpec& spec : ImapCommandTable()) {
+    EXPECT_TRUE(seen.insert(spec.name).second) << "duplicate " << spec.name;
+    EXPECT_NE(spec.handler, nullptr) << spec.name;
+    EXPECT_NE(spec.flags & ImapSession::kAnyState, 0u) << spec.name;
+    for (char c : spec.name) {
+      EXPECT_FALSE(c >= 'a' && c <= 'z') << spec.name;
+    }
+  }
+  // RFC 3501 §7.4.1: these three must never be followed by EXPUNGE.
+  for (const ImapSession::CommandSpec& spec : ImapCommandTable()) {
+    if (spec.name == "FETCH" || spec.name == "STORE" || spec.name == "SEARCH") {
+      EXPECT_EQ(spec.flags & ImapSession::kExpungeOk, 0u) << spec.name;
+    }
+  }
 }
 
 TEST(ImapOptionsTest, FromConfigMapsPlaintextPolicyAndLimits) {
