@@ -590,6 +590,15 @@ TEST_F(ImapSessionTest, IdleIsWokenByNotifyWithinASecond) {
   other->Command("t", "STORE 1 +FLAGS (\\Answered)");
   EXPECT_HAS(client->ReadResponse(3000), "* 1 FETCH (FLAGS (\\Answered))");
 
+  // So does an expunge: IDLE is a moment where EXPUNGE is allowed.
+  other->Command("u", "STORE 1 +FLAGS.SILENT (\\Deleted)");
+  other->Command("v", "EXPUNGE");
+  std::string expunge;
+  for (int i = 0; i < 5 && !Contains(expunge, "EXPUNGE"); ++i) {
+    expunge += client->ReadResponse(3000);
+  }
+  EXPECT_HAS(expunge, "* 1 EXPUNGE");
+
   client->Send("DONE\r\n");
   EXPECT_HAS(client->ReadTagged("i"), "i OK");
   EXPECT_HAS(client->Command("n", "NOOP"), "n OK");
@@ -637,6 +646,14 @@ TEST_F(ImapSessionTest, CondstoreAndQresyncBasics) {
   std::string vanished = client->Command("l", "EXPUNGE");
   EXPECT_HAS(vanished, "* VANISHED 3");
   EXPECT_LACKS(vanished, "EXPUNGE\r\n");
+  std::string earlier =
+      client->Command("m", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE " +
+                               std::to_string(modseq) + " VANISHED)");
+  EXPECT_HAS(earlier, "* VANISHED (EARLIER) 2:3");
+  EXPECT_HAS(earlier, "m OK");
+  EXPECT_HAS(client->Command("n", "FETCH 1 (FLAGS) (VANISHED)"), "n BAD");
+  EXPECT_HAS(client->Command("o", "UID SEARCH RETURN (ALL COUNT) 1:*"),
+             "* ESEARCH (TAG \"o\") UID COUNT 1 ALL 1");
 }
 
 TEST_F(ImapSessionTest, QuotaRefusesAppendAndCopy) {
