@@ -61,8 +61,9 @@ Task<Completion> ImapSession::CmdStartTls(const ImapCommand& command) {
     co_return Completion::Bad("TLS not available");
   }
   // The tagged OK must reach the client in the clear before the
-  // handshake, so it is written here rather than by Dispatch().
+  // handshake, so it is written here, and Dispatch() is told to skip it.
   Tagged(command.tag, Completion::Ok("Begin TLS negotiation now"));
+  skip_tagged_ = true;
   co_await FlushNow();
   if (closing_) co_return Completion::Ok("");
   if (auto tls = co_await conn_.StartTls(); !tls) {
@@ -71,10 +72,8 @@ Task<Completion> ImapSession::CmdStartTls(const ImapCommand& command) {
     conn_.NoteCloseReason("TLS handshake failed");
     closing_ = true;
   }
-  // RFC 3501 §6.2.1: the client must re-issue CAPABILITY; nothing more
-  // is said for this command. Dispatch() writes nothing while closing_,
-  // so mark the session to skip its tagged line.
-  skip_tagged_ = true;
+  // RFC 3501 §6.2.1: nothing more is said; the client must ask for
+  // CAPABILITY again, and gets the post-TLS list.
   co_return Completion::Ok("");
 }
 

@@ -6,7 +6,9 @@
 // Completion. Dispatch() — the one place that checks the command table's
 // state flags — then brings the client's view of the selected mailbox up
 // to date (with or without expunges, per the table) and writes the tagged
-// line. Handlers never write tagged lines themselves.
+// line. Handlers never write tagged lines themselves, except STARTTLS,
+// whose OK must go out in the clear before the handshake (it sets
+// skip_tagged_).
 //
 // The selected mailbox view. `messages_` is the session's copy of the
 // mailbox: index + 1 is the message sequence number. It changes only in
