@@ -837,6 +837,15 @@ TEST_F(ImapSessionTest, StartTlsDiscardsPipelinedPlaintextThenAllowsLogin) {
   EXPECT_HAS(client->Command("e", "STARTTLS"), "e BAD");
   EXPECT_HAS(client->Command("f", "LOGIN alice@example.com secret"), "f OK");
   EXPECT_HAS(client->Command("g", "SELECT INBOX"), "g OK");
+
+  // IDLE over TLS: the watcher writes while the DONE read is pending.
+  client->Send("h IDLE\r\n");
+  EXPECT_EQ(client->ReadResponse(), "+ idling\r\n");
+  Deliver(kSimple);
+  EXPECT_EQ(client->ReadResponse(3000), "* 1 EXISTS\r\n");
+  client->Send("DONE\r\n");
+  EXPECT_HAS(client->ReadTagged("h"), "h OK");
+  EXPECT_HAS(client->Command("i", "FETCH 1 BODY.PEEK[]"), kSimple);
 }
 
 TEST_F(ImapSessionTest, ClientVanishingDuringIdleEndsTheSessionCleanly) {
