@@ -782,6 +782,21 @@ TEST_F(ImapSessionTest, UidExpungeAndCloseExpungeOnlyWhatTheyShould) {
   EXPECT_HAS(client->Command("l", "EXPUNGE"), "l NO");
 }
 
+TEST_F(ImapSessionTest, PipelinedCommandsAnswerInOrder) {
+  StartServer();
+  auto client = Connect();
+  client->Send(
+      "a SELECT INBOX\r\nb APPEND INBOX {3+}\r\nxyz\r\nc FETCH 1 "
+      "RFC822.SIZE\r\nd LOGOUT\r\n");
+  std::string all = client->ReadTagged("d");
+  size_t a = all.find("a OK"), b = all.find("b OK"), c = all.find("c OK"),
+         d = all.find("d OK");
+  ASSERT_NE(d, std::string::npos) << all;
+  EXPECT_TRUE(a < b && b < c && c < d) << all;
+  EXPECT_HAS(all, "* 1 FETCH (RFC822.SIZE 3)");
+  EXPECT_TRUE(client->ReadsEof());
+}
+
 TEST_F(ImapSessionTest, ErrorBudgetEndsTheSession) {
   ImapOptions options;
   options.max_errors = 5;
