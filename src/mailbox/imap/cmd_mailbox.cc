@@ -200,7 +200,9 @@ Status ReadListOptions(ImapReader& r, bool is_return, ListOptions& options) {
       options.status_items = std::move(*items);
     } else if (option != "CHILDREN" && option != "REMOTE" &&
                option != "RECURSIVEMATCH") {
-      // RFC 5258 §3: unknown options are an error.
+      // RFC 5258 §3: unknown options are an error. TODO(corvus):
+      // RECURSIVEMATCH is accepted but yields no CHILDINFO, so unsubscribed
+      // parents of subscribed folders are not shown for it.
       return Fail(ErrorCode::kProtocol, "Unknown LIST option");
     }
     if (!r.Consume(' ')) break;

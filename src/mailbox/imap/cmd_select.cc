@@ -326,6 +326,9 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   }
   SetState(ImapState::kSelected);
 
+  // TODO(corvus): FLAGS lists only the system flags, not the keywords
+  // in use in the mailbox; clients that build their tag list from it
+  // show custom keywords only once they meet them on a message.
   Untagged("FLAGS (" + std::string(kSystemFlags) + ")");
   Untagged(examine ? std::string("OK [PERMANENTFLAGS ()] Read-only mailbox")
                    : "OK [PERMANENTFLAGS (" + std::string(kSystemFlags) +
