@@ -573,9 +573,12 @@ Task<void> SleepFor(std::chrono::milliseconds duration) {
 }
 
 namespace {
+// Threads here mostly wait: on fsync, or for a group commit that another
+// of them leads. Their number bounds how many callers one group commit
+// can gather, so it is generous rather than one per core.
 asio::thread_pool& BlockingPool() {
   static asio::thread_pool pool(
-      std::max(4u, 2 * std::thread::hardware_concurrency()));
+      std::max(32u, 4 * std::thread::hardware_concurrency()));
   return pool;
 }
 }  // namespace
