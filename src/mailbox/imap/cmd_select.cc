@@ -2,6 +2,7 @@
 // selected mailbox: Sync() (how others' changes reach the client), and
 // sequence-set resolution.
 #include <algorithm>
+#include <set>
 
 #include "common/log.h"
 #include "mailbox/imap/session.h"
@@ -318,21 +319,23 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   messages_.clear();
   messages_.reserve(messages.size());
   std::optional<size_t> first_unseen;
+  std::set<std::string> keywords;  // RFC 3501 §7.2.6: listed in FLAGS
   for (MessageInfo& m : messages) {
     bool seen =
         std::find(m.flags.begin(), m.flags.end(), "\\Seen") != m.flags.end();
     if (!seen && !first_unseen) first_unseen = messages_.size() + 1;
+    for (const std::string& flag : m.flags) {
+      if (!flag.starts_with('\\')) keywords.insert(flag);
+    }
     messages_.push_back({m.uid, std::move(m.flags), m.modseq});
   }
   SetState(ImapState::kSelected);
 
-  // TODO(corvus): FLAGS lists only the system flags, not the keywords
-  // in use in the mailbox; clients that build their tag list from it
-  // show custom keywords only once they meet them on a message.
-  Untagged("FLAGS (" + std::string(kSystemFlags) + ")");
+  std::string flags(kSystemFlags);
+  for (const std::string& keyword : keywords) flags += " " + keyword;
+  Untagged("FLAGS (" + flags + ")");
   Untagged(examine ? std::string("OK [PERMANENTFLAGS ()] Read-only mailbox")
-                   : "OK [PERMANENTFLAGS (" + std::string(kSystemFlags) +
-                         " \\*)] Flags permitted");
+                   : "OK [PERMANENTFLAGS (" + flags + " \\*)] Flags permitted");
   Untagged(std::to_string(messages_.size()) + " EXISTS");
   // TODO(corvus): \Recent is not tracked across sessions (it is a
   // per-session property that IMAP4rev2 dropped); RECENT counts only

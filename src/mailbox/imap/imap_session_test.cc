@@ -487,6 +487,13 @@ TEST_F(ImapSessionTest, StoreFlagsAndSearch) {
   EXPECT_HAS(store, "* 2 FETCH (FLAGS (\\Flagged))");
   EXPECT_HAS(store, "* 3 FETCH (FLAGS (\\Flagged))");
   EXPECT_HAS(client->Command("d", "STORE 3 -FLAGS.SILENT (\\Flagged)"), "d OK");
+  client->Command("d2", "STORE 4 +FLAGS.SILENT (project-x)");
+  EXPECT_HAS(client->Command("d3", "EXAMINE INBOX"),
+             "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft "
+             "project-x)");
+  client->Command("d4", "SELECT INBOX");
+  EXPECT_HAS(client->Command("d5", "SEARCH KEYWORD project-x"),
+             "* SEARCH 4\r\n");
 
   EXPECT_HAS(client->Command("e", "SEARCH FLAGGED"), "* SEARCH 2\r\n");
   EXPECT_HAS(client->Command("f", "SEARCH UNFLAGGED"), "* SEARCH 1 3 4\r\n");
