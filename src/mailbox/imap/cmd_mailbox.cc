@@ -84,6 +84,12 @@ Task<Completion> ImapSession::CmdDelete(const ImapCommand& command) {
       [&](AccountStore& s) { return s.DeleteFolder(folder); });
   if (!done) co_return StoreFailure(done.error());
   NotifyChange();
+  // Deleting the selected mailbox leaves nothing to show; end the
+  // selection here rather than let the next sync hang up on the client.
+  if (state_ == ImapState::kSelected && folder_ == folder) {
+    Deselect();
+    if (qresync_enabled_) Untagged("OK [CLOSED] Mailbox deleted");
+  }
   co_return Completion::Ok("DELETE completed");
 }
 

@@ -700,6 +700,10 @@ TEST_F(ImapSessionTest, MailboxesListRenameAndUtf7) {
   EXPECT_HAS(client->Command("l", "CREATE \"Entwürfe\""), "l OK");
   EXPECT_HAS(client->Command("m", "LIST \"\" Entw*"), "\"Entwürfe\"");
   EXPECT_HAS(client->Command("n", "NAMESPACE"), "* NAMESPACE ((\"\" \"/\"))");
+  client->Command("n2", "SELECT Old/Alt");
+  EXPECT_HAS(client->Command("n3", "DELETE Old/Alt"), "n3 OK");
+  EXPECT_HAS(client->Command("n4", "FETCH 1 UID"), "n4 BAD");
+  EXPECT_HAS(client->Command("n5", "NOOP"), "n5 OK");
   EXPECT_HAS(client->Command("o", "UNSUBSCRIBE Trash"), "o OK");
   std::string subscribed = client->Command("p", "LSUB \"\" *");
   EXPECT_HAS(subscribed, "* LSUB () \"/\" \"INBOX\"");
