@@ -207,6 +207,18 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
   }
   std::set<fs::path> touched_dirs;
 
+  // Two or more new blobs: one syncfs after the loop replaces every
+  // per-file and per-folder flush.
+  size_t new_blobs = 0;
+  for (size_t i = 0; i < blobs.size() && new_blobs < 2; ++i) {
+    struct stat existing;
+    if (IsBlobHash(hashes[i]) &&
+        ::stat(PathOf(hashes[i]).c_str(), &existing) != 0) {
+      ++new_blobs;
+    }
+  }
+  const bool one_flush = new_blobs >= 2;
+
   // Stage, flush and rename each blob; folders are flushed after the loop.
   for (size_t i = 0; i < blobs.size(); ++i) {
     std::string_view data = blobs[i];
@@ -226,9 +238,11 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
                  0640));
     if (fd.get() < 0) return Fail(IoError("cannot create", staging, errno));
     Status written = WriteAll(fd.get(), data, staging);
-    ++file_flushes_;
-    if (written && ::fsync(fd.get()) != 0) {
-      written = Fail(IoError("cannot flush", staging, errno));
+    if (written && !one_flush) {
+      ++file_flushes_;
+      if (::fsync(fd.get()) != 0) {
+        written = Fail(IoError("cannot flush", staging, errno));
+      }
     }
     if (written && fd.Close() != 0) {
       written = Fail(IoError("cannot close", staging, errno));
@@ -247,6 +261,16 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
         return Fail(IoError("cannot rename into place", final_path, err));
       }
     }
+  }
+
+  if (one_flush) {
+    Fd dir(::open(blobs_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0) return Fail(IoError("cannot open", blobs_dir_, errno));
+    ++filesystem_flushes_;
+    if (::syncfs(dir.get()) != 0) {
+      return Fail(IoError("cannot flush filesystem of", blobs_dir_, errno));
+    }
+    return {};
   }
 
   // One flush per touched folder for the whole batch. The folder of a

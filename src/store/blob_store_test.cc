@@ -146,27 +146,36 @@ std::pair<std::string, std::string> BodiesSharingAFolder() {
   return {};
 }
 
-TEST_F(BlobStoreTest, BatchFlushesEachFolderOnce) {
+TEST_F(BlobStoreTest, BatchOfNewBlobsPaysOneFilesystemFlush) {
   auto [a, b] = BodiesSharingAFolder();
   std::string_view batch[] = {a, b};
   ASSERT_TRUE(store_->PutMany(batch));
   BlobStore::FlushCounts got = store_->flush_counts();
-  EXPECT_EQ(got.files, 2u);
-  // The leaf once, plus its two parents on first use of the fan-out.
-  EXPECT_EQ(got.folders, 3u);
+  EXPECT_EQ(got.filesystems, 1u);
+  EXPECT_EQ(got.files, 0u);
+  EXPECT_EQ(got.folders, 2u) << "only the fan-out parents, made on first use";
+  for (std::string_view blob : batch) {
+    auto read = store_->Read(Sha256Hex(blob));
+    ASSERT_TRUE(read);
+    EXPECT_EQ(*read, blob);
+  }
 
-  // The same two blobs one by one in a fresh store pay the leaf twice.
+  // The same two blobs one by one in a fresh store pay file and leaf
+  // folder each time.
   auto single = BlobStore::Open(root_ / "single");
   ASSERT_TRUE(single);
   ASSERT_TRUE((*single)->Put(a));
   ASSERT_TRUE((*single)->Put(b));
+  EXPECT_EQ((*single)->flush_counts().files, 2u);
   EXPECT_EQ((*single)->flush_counts().folders, 4u);
+  EXPECT_EQ((*single)->flush_counts().filesystems, 0u);
 
   // Storing them again writes nothing but still flushes their folder.
   ASSERT_TRUE(store_->PutMany(batch));
   BlobStore::FlushCounts again = store_->flush_counts();
-  EXPECT_EQ(again.files, 2u) << "an existing blob was rewritten";
-  EXPECT_EQ(again.folders, 4u);
+  EXPECT_EQ(again.files, 0u) << "an existing blob was rewritten";
+  EXPECT_EQ(again.filesystems, 1u);
+  EXPECT_EQ(again.folders, 3u);
 }
 
 TEST_F(BlobStoreTest, ReportsMissingAndMalformed) {

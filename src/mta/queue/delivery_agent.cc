@@ -233,28 +233,32 @@ Task<void> DeliveryAgent::DeliverMessage(QueuedMessage message) {
         }
       }
     }
+    std::vector<RecipientUpdate> updates;
     for (RecipientResult& result : results) {
       const QueueRecipient& r = *result.recipient;
-      Status status;
-      const char* event = "deferred";
+      RecipientUpdate update{message.id, r.address, RecipientState::kPending,
+                             result.reply, std::nullopt};
       switch (result.outcome) {
         case Outcome::kDelivered:
-          event = "delivered";
-          status = queue_.MarkDelivered(message.id, r.address, result.reply);
+          update.state = RecipientState::kDelivered;
           break;
         case Outcome::kFailed:
-          event = "bounced";
-          status = queue_.MarkFailed(message.id, r.address, result.reply);
+          update.state = RecipientState::kFailed;
           break;
         case Outcome::kDeferred:
-          status = queue_.MarkDeferred(message.id, r.address, result.reply,
-                                       now + BackoffSeconds(r.attempts + 1));
+          update.next_attempt = now + BackoffSeconds(r.attempts + 1);
           break;
       }
-      if (!status) {
-        log.Error("queue_update_failed",
-                  {{"error", status.error().ToString()}, {"to", r.address}});
-      }
+      updates.push_back(std::move(update));
+    }
+    if (Status status = queue_.Update(updates); !status) {
+      log.Error("queue_update_failed", {{"error", status.error().ToString()}});
+    }
+    for (RecipientResult& result : results) {
+      const QueueRecipient& r = *result.recipient;
+      const char* event = result.outcome == Outcome::kDelivered ? "delivered"
+                          : result.outcome == Outcome::kFailed  ? "bounced"
+                                                                : "deferred";
       log.Notice(event, {{"relay", result.relay},
                          {"delay", now - message.created},
                          {"attempts", r.attempts + 1},

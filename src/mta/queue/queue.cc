@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <set>
 
 #include "mta/smtp/smtp_session.h"
 
@@ -299,54 +300,80 @@ Result<std::vector<QueuedMessage>> Queue::List() {
 
 Status Queue::MarkDelivered(std::string_view id, std::string_view address,
                             std::string_view reply) {
-  return MarkRecipient(id, address, RecipientState::kDelivered, reply, {});
+  return Update({{std::string(id), std::string(address),
+                  RecipientState::kDelivered, std::string(reply), {}}});
 }
 
 Status Queue::MarkDeferred(std::string_view id, std::string_view address,
                            std::string_view reply, int64_t next_attempt) {
-  return MarkRecipient(id, address, RecipientState::kPending, reply,
-                       next_attempt);
+  return Update({{std::string(id), std::string(address),
+                  RecipientState::kPending, std::string(reply),
+                  next_attempt}});
 }
 
 Status Queue::MarkFailed(std::string_view id, std::string_view address,
                          std::string_view reply) {
-  return MarkRecipient(id, address, RecipientState::kFailed, reply, {});
+  return Update({{std::string(id), std::string(address),
+                  RecipientState::kFailed, std::string(reply), {}}});
 }
 
-Status Queue::MarkRecipient(std::string_view id, std::string_view address,
-                            RecipientState state, std::string_view reply,
-                            std::optional<int64_t> next_attempt) {
+Status Queue::Update(const std::vector<RecipientUpdate>& updates) {
+  return update_commit_.Submit(
+      updates,
+      [this](const std::vector<const std::vector<RecipientUpdate>*>& batch) {
+        return CommitUpdates(batch);
+      });
+}
+
+std::vector<Status> Queue::CommitUpdates(
+    const std::vector<const std::vector<RecipientUpdate>*>& batch) {
   std::lock_guard db_lock(db_mu_);
+  auto fail_all = [&](const Error& error) {
+    return std::vector<Status>(batch.size(), Fail(error));
+  };
   auto tx = SqliteTransaction::Begin(db_);
-  if (!tx) return Fail(tx.error());
+  if (!tx) return fail_all(tx.error());
   auto update = db_.Prepare(
       "UPDATE recipients SET state = ?, attempts = attempts + 1,"
       " last_error = ?, next_attempt = coalesce(?, next_attempt)"
       " WHERE message_id = ? AND address = ?");
-  if (!update) return Fail(update.error());
-  update->Bind(1, static_cast<int64_t>(state)).Bind(2, reply);
-  if (next_attempt) {
-    update->Bind(3, *next_attempt);
-  }
-  if (auto s = update->Bind(4, id).Bind(5, address).Run(); !s) return s;
-  if (update->Changes() == 0) {
-    return Fail(Error{ErrorCode::kNotFound, "no such queued recipient",
-                      {{"queue_id", std::string(id)},
-                       {"to", std::string(address)}}});
-  }
-
-  // The message leaves the queue with its last pending recipient.
   auto pending = db_.Prepare(
       "SELECT count(*) FROM recipients WHERE message_id = ? AND state = 0");
-  if (!pending) return Fail(pending.error());
-  auto row = pending->Bind(1, id).Step();
-  if (!row) return Fail(row.error());
-  if (pending->ColumnInt(0) == 0) {
-    auto remove = db_.Prepare("DELETE FROM messages WHERE id = ?");
-    if (!remove) return Fail(remove.error());
-    if (auto s = remove->Bind(1, id).Run(); !s) return s;
+  auto remove = db_.Prepare("DELETE FROM messages WHERE id = ?");
+  if (!update) return fail_all(update.error());
+  if (!pending) return fail_all(pending.error());
+  if (!remove) return fail_all(remove.error());
+
+  std::vector<Status> statuses(batch.size());
+  std::set<std::string> touched;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    for (const RecipientUpdate& u : *batch[i]) {
+      update->Reset();
+      update->Bind(1, static_cast<int64_t>(u.state)).Bind(2, u.reply);
+      if (u.next_attempt) update->Bind(3, *u.next_attempt);
+      if (auto s = update->Bind(4, u.id).Bind(5, u.address).Run(); !s) {
+        return fail_all(s.error());
+      }
+      if (update->Changes() == 0) {
+        statuses[i] = Fail(Error{ErrorCode::kNotFound,
+                                 "no such queued recipient",
+                                 {{"queue_id", u.id}, {"to", u.address}}});
+      }
+      touched.insert(u.id);
+    }
   }
-  return tx->Commit();
+
+  // A message leaves the queue with its last pending recipient.
+  for (const std::string& id : touched) {
+    pending->Reset();
+    auto row = pending->Bind(1, id).Step();
+    if (!row) return fail_all(row.error());
+    if (pending->ColumnInt(0) > 0) continue;
+    remove->Reset();
+    if (auto s = remove->Bind(1, id).Run(); !s) return fail_all(s.error());
+  }
+  if (auto s = tx->Commit(); !s) return fail_all(s.error());
+  return statuses;
 }
 
 Result<int64_t> Queue::FlushAll() {

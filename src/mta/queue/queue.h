@@ -57,6 +57,16 @@ struct QueuedMessage {
   std::vector<QueueRecipient> recipients;
 };
 
+// One recipient's outcome, for Queue::Update().
+struct RecipientUpdate {
+  std::string id;       // queue id
+  std::string address;  // final recipient
+  RecipientState state = RecipientState::kPending;
+  std::string reply;  // the next hop's reply or the reason
+  // For kPending (deferred): when to try again.
+  std::optional<int64_t> next_attempt;
+};
+
 class Queue {
  public:
   // Opens or creates the queue in folder `path`. kIo or kCorruption.
@@ -82,8 +92,13 @@ class Queue {
   // Every queued message with all recipients, oldest first.
   Result<std::vector<QueuedMessage>> List();
 
-  // Records the outcome for one recipient. When no recipient of the
-  // message is pending any more, the message is removed from the queue.
+  // Records delivery outcomes. When no recipient of a message is pending
+  // any more, the message leaves the queue. Updates from concurrent
+  // callers share one transaction (group commit). kNotFound if a named
+  // recipient is not queued (the others are still applied).
+  Status Update(const std::vector<RecipientUpdate>& updates);
+
+  // One-recipient shorthands for Update().
   Status MarkDelivered(std::string_view id, std::string_view address,
                        std::string_view reply);
   Status MarkDeferred(std::string_view id, std::string_view address,
@@ -100,9 +115,8 @@ class Queue {
   struct PendingEnqueue;
   explicit Queue(SqliteDb db);
   Status CommitBatch(const std::vector<const PendingEnqueue*>& batch);
-  Status MarkRecipient(std::string_view id, std::string_view address,
-                       RecipientState state, std::string_view reply,
-                       std::optional<int64_t> next_attempt);
+  std::vector<Status> CommitUpdates(
+      const std::vector<const std::vector<RecipientUpdate>*>& batch);
   Result<std::vector<QueueRecipient>> LoadRecipients(std::string_view id,
                                                      bool due_only,
                                                      int64_t now);
@@ -111,6 +125,8 @@ class Queue {
   SqliteDb db_;
   // Enqueues arriving together share one transaction and one flush.
   GroupCommit<PendingEnqueue, Status> group_commit_;
+  // Outcomes recorded together share one transaction too.
+  GroupCommit<std::vector<RecipientUpdate>, Status> update_commit_;
 };
 
 }  // namespace corvus
