@@ -194,6 +194,7 @@ Task<Completion> ImapSession::Login(std::string_view user,
   }
 
   SetState(ImapState::kAuthenticated);
+  conn_.SetTimeout(options_.idle_timeout);
   conn_.AddLogContext("account", account_.id);
   conn_.log().Notice("imap_login", {{"user", SanitizeForLog(user_copy)},
                                     {"mechanism", mechanism},

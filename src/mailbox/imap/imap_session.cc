@@ -209,7 +209,7 @@ ImapSession::ImapSession(Connection& conn, const ImapOptions& options,
 ImapSession::~ImapSession() = default;
 
 Task<void> ImapSession::Run() {
-  conn_.SetTimeout(options_.idle_timeout);
+  conn_.SetTimeout(options_.login_timeout);
   Untagged("OK [CAPABILITY " + Capabilities() + "] " + options_.hostname +
            " Corvus IMAP ready");
   co_await FlushNow();

@@ -52,8 +52,11 @@ struct ImapOptions {
   // Largest literal in a command other than APPEND; a name or a search
   // string has no business being bigger.
   uint64_t max_small_literal_size = 64 * 1024;
-  // RFC 3501 §5.4: an inactivity timer of at least 30 minutes.
+  // RFC 3501 §5.4: an inactivity timer of at least 30 minutes once
+  // logged in. Before login a client has no business being idle, and a
+  // short timer keeps idle sockets from holding connection slots.
   std::chrono::seconds idle_timeout{1800};
+  std::chrono::seconds login_timeout{60};
   int max_errors = 20;        // hard limit: BYE and close
   int soft_error_limit = 10;  // past it, error replies are delayed
   std::chrono::milliseconds error_delay{1000};

@@ -808,6 +808,22 @@ TEST_F(ImapSessionTest, PipelinedCommandsAnswerInOrder) {
   EXPECT_TRUE(client->ReadsEof());
 }
 
+TEST_F(ImapSessionTest, IdleClientIsLoggedOutBeforeLogin) {
+  ImapOptions options;
+  options.login_timeout = 1s;
+  StartServer(options);
+  auto client = Connect(false);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_HAS(client->ReadResponse(), "* BYE Autologout");
+  EXPECT_TRUE(client->ReadsEof());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+
+  // Logged-in sessions get the long timer.
+  auto logged_in = Connect();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_HAS(logged_in->Command("a", "NOOP"), "a OK");
+}
+
 TEST_F(ImapSessionTest, ErrorBudgetEndsTheSession) {
   ImapOptions options;
   options.max_errors = 5;
