@@ -93,20 +93,33 @@ Task<uint64_t> AccountEvents::Subscription::WaitChange(
     uint64_t seen, std::chrono::milliseconds timeout) {
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor, timeout);
+
+  // Registers the timer for Poke() and unregisters it however this frame
+  // ends, even if it is destroyed while suspended (a loop torn down at
+  // shutdown), so no wake-up is ever posted to a dead loop or timer.
+  struct Registration {
+    State& state;
+    Registration(State& s, const asio::any_io_executor& e,
+                 asio::steady_timer* t)
+        : state(s) {
+      std::lock_guard lock(state.mu);
+      state.executor = e;
+      state.timer = t;
+    }
+    ~Registration() {
+      std::lock_guard lock(state.mu);
+      state.timer = nullptr;
+      state.executor.reset();
+    }
+  };
   {
-    std::lock_guard lock(state_->mu);
-    state_->executor = executor;
-    state_->timer = &timer;
-  }
-  // Checked after the timer is registered: a Notify that lands between
-  // the check and the wait posts a cancel that runs after we suspend.
-  if (state_->generation.load() == seen && !state_->woken.load()) {
-    boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  {
-    std::lock_guard lock(state_->mu);
-    state_->timer = nullptr;
+    Registration registration(*state_, executor, &timer);
+    // Checked after the timer is registered: a Notify that lands between
+    // the check and the wait posts a cancel that runs after we suspend.
+    if (state_->generation.load() == seen && !state_->woken.load()) {
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
   state_->woken.store(false);
   co_return state_->generation.load();
