@@ -20,6 +20,8 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/net.h"
@@ -955,6 +957,91 @@ TEST(ImapOptionsTest, FromConfigMapsPlaintextPolicyAndLimits) {
     EXPECT_EQ(got->max_line_length, 4096u);
     EXPECT_EQ(got->max_literal_size, 1234567u);
   }
+}
+
+// Runs `command` through the shell; returns its exit status and output.
+std::pair<int, std::string> RunShell(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, ""};
+  char chunk[4096];
+  size_t n = 0;
+  while ((n = fread(chunk, 1, sizeof chunk, pipe)) > 0) output.append(chunk, n);
+  return {pclose(pipe), output};
+}
+
+// curl's IMAP client fetches a message by UID.
+TEST_F(ImapSessionTest, CurlFetchesAMessage) {
+  if (RunShell("command -v curl").first != 0) GTEST_SKIP() << "no curl";
+  StartServer();
+  auto client = Connect();
+  Append(*client, "a", "INBOX", kSimple);
+  auto [status, output] = RunShell(
+      "timeout 30 curl -s --url 'imap://127.0.0.1:" + std::to_string(port()) +
+      "/INBOX;UID=1' --user 'alice@example.com:secret'");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_EQ(output, kSimple);
+}
+
+// mbsync (isync) mirrors the account into a Maildir and back.
+TEST_F(ImapSessionTest, MbsyncMirrorsTheMailbox) {
+  if (RunShell("command -v mbsync").first != 0) GTEST_SKIP() << "no mbsync";
+  StartServer();
+  auto client = Connect();
+  Append(*client, "a", "INBOX", kSimple);
+  Append(*client, "b", "Sent", kMultipart);
+
+  std::filesystem::path maildir = dir_ / "maildir";
+  std::filesystem::create_directories(maildir);
+  std::filesystem::path config = dir_ / "mbsyncrc";
+  {
+    FILE* f = fopen(config.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string text = "IMAPAccount corvus\nHost 127.0.0.1\nPort " +
+                       std::to_string(port()) +
+                       "\nUser alice@example.com\nPass secret\nSSLType None\n"
+                       "AuthMechs LOGIN\n\n"
+                       "IMAPStore remote\nAccount corvus\n\n"
+                       "MaildirStore local\nPath " +
+                       maildir.string() + "/\nInbox " + maildir.string() +
+                       "/INBOX\nSubFolders Verbatim\n\n"
+                       "Channel sync\nFar :remote:\nNear :local:\nPatterns *\n"
+                       "Create Both\nSyncState *\n";
+    fwrite(text.data(), 1, text.size(), f);
+    fclose(f);
+  }
+  auto [status, output] =
+      RunShell("timeout 60 mbsync -c " + config.string() + " -a");
+  ASSERT_EQ(status, 0) << output;
+
+  auto count_files = [](const std::filesystem::path& folder) {
+    size_t n = 0;
+    for (const char* sub : {"cur", "new"}) {
+      std::error_code ec;
+      for (const auto& entry :
+           std::filesystem::directory_iterator(folder / sub, ec)) {
+        (void)entry;
+        ++n;
+      }
+    }
+    return n;
+  };
+  EXPECT_EQ(count_files(maildir / "INBOX"), 1u) << output;
+  EXPECT_EQ(count_files(maildir / "Sent"), 1u) << output;
+
+  // A message added locally goes up on the next run.
+  std::filesystem::path local = maildir / "INBOX" / "new" / "1.local:2,";
+  {
+    FILE* f = fopen(local.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string text = "Subject: from maildir\n\nup we go\n";
+    fwrite(text.data(), 1, text.size(), f);
+    fclose(f);
+  }
+  std::tie(status, output) =
+      RunShell("timeout 60 mbsync -c " + config.string() + " -a");
+  ASSERT_EQ(status, 0) << output;
+  EXPECT_HAS(client->Command("c", "STATUS INBOX (MESSAGES)"), "MESSAGES 2");
 }
 
 // Python's imaplib, a client people really use, against the server.
