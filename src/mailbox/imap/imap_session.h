@@ -5,6 +5,17 @@
 // the store, the directory and the AccountEvents hub to MakeImapHandler(),
 // and registers the handler for the imap/imaps listeners.
 //
+// Extensions: LITERAL+, SASL-IR (AUTH=PLAIN), ID, ENABLE, IDLE,
+// NAMESPACE, UNSELECT, UIDPLUS, MOVE, CHILDREN, SPECIAL-USE,
+// LIST-EXTENDED, LIST-STATUS, CONDSTORE, QRESYNC, ESEARCH, SEARCHRES,
+// BINARY, MULTIAPPEND, QUOTA, UTF8=ACCEPT, STARTTLS.
+//
+// Wiring: one AccountEvents hub per process, shared by every IMAP
+// listener and by whatever delivers mail (LMTP), which must call
+// AccountEvents::Notify(account_id) after each committed delivery so that
+// IDLE sessions see it at once (NOOP, CHECK and a 30 s IDLE poll catch it
+// anyway, later).
+//
 // What a session guarantees (imap_session_test.cc holds it):
 //   - LOGIN and AUTHENTICATE PLAIN only over TLS, unless [auth] plaintext
 //     allows it for this peer; otherwise NO [PRIVACYREQUIRED], and
