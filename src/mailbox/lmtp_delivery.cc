@@ -80,6 +80,7 @@ Task<std::vector<mta::SmtpReply>> StoreLmtpDelivery::Deliver(
         case DeliveryStatus::kOk:
           reply = Reply(250, "2.1.5", "Delivered, uid " +
                                           std::to_string(r.uid));
+          if (changed_) changed_(delivery.recipients[k].account_id);
           break;
         case DeliveryStatus::kOverQuota:
           reply = Reply(552, "5.2.2", "Mailbox full");

@@ -12,6 +12,9 @@
 #ifndef CORVUS_MAILBOX_LMTP_DELIVERY_H_
 #define CORVUS_MAILBOX_LMTP_DELIVERY_H_
 
+#include <functional>
+#include <string_view>
+
 #include "common/group_commit.h"
 #include "common/log.h"
 #include "directory/directory.h"
@@ -20,10 +23,18 @@
 
 namespace corvus {
 
+// Told the id of each account that received mail, after the commit, so
+// that its IMAP sessions (IDLE) see the new message at once.
+using AccountChanged = std::function<void(std::string_view account_id)>;
+
 class StoreLmtpDelivery final : public mta::LmtpDelivery {
  public:
-  StoreLmtpDelivery(MessageStore& store, Directory& directory, Logger log)
-      : store_(store), directory_(directory), log_(std::move(log)) {}
+  StoreLmtpDelivery(MessageStore& store, Directory& directory, Logger log,
+                    AccountChanged changed = {})
+      : store_(store),
+        directory_(directory),
+        log_(std::move(log)),
+        changed_(std::move(changed)) {}
 
   // One reply per recipient: 250 2.1.5 once durable; 550 5.1.1 unknown
   // account; 550 5.2.1 closed account; 552 5.2.2 over quota; 451 4.3.0
@@ -37,6 +48,7 @@ class StoreLmtpDelivery final : public mta::LmtpDelivery {
   MessageStore& store_;
   Directory& directory_;
   Logger log_;
+  AccountChanged changed_;
   GroupCommit<Delivery, BatchResult> group_commit_;
 };
 
