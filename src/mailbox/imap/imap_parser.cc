@@ -429,7 +429,7 @@ namespace {
 
 // Reads "[section]" and returns the text between the brackets. Quoted
 // header names may hold ']', so quotes are skipped over.
-Result<std::string> ReadSection(ImapReader& r, std::string_view in) {
+Result<std::string> ReadSection(ImapReader& r) {
   if (auto open = r.Expect('['); !open) return Fail(open.error());
   std::string_view rest = r.rest();
   bool quoted = false;
@@ -446,7 +446,6 @@ Result<std::string> ReadSection(ImapReader& r, std::string_view in) {
       return section;
     }
   }
-  (void)in;
   return Bad("Invalid section");
 }
 
@@ -491,7 +490,7 @@ Status ReadFetchAtt(ImapReader& r, std::vector<FetchItem>& items) {
     return Bad("Unknown fetch attribute");
   }
   item.peek = name.ends_with(".PEEK");
-  auto section = ReadSection(r, {});
+  auto section = ReadSection(r);
   if (!section) return Fail(section.error());
   item.section = std::move(*section);
   if (item.attr != FetchAttr::kBinarySize) {

@@ -102,7 +102,7 @@ class ImapReader {
   Result<std::string> ListMailbox();
   // "~{n}" literal8 (RFC 3516): like a literal, but NUL is allowed.
   Result<std::string> Literal8();
-  // 1*DIGIT fitting in 63 bits.
+  // 1*DIGIT, at most 19 digits (so it fits in 64 bits).
   Result<uint64_t> Number();
   Result<uint32_t> NzNumber32();
   Result<SequenceSet> Sequence();
