@@ -43,8 +43,9 @@ class NodeImpl final : public Node {
     store_ = std::move(*store);
     mta::SmtpDependencies deps;
     deps.recipients = policy_;
-    deps.lmtp = std::make_shared<StoreLmtpDelivery>(
+    local_delivery_ = std::make_shared<StoreLmtpDelivery>(
         *store_, *directory_, log_.With("role", "mailbox"));
+    deps.lmtp = local_delivery_;
     collector_ = std::make_unique<OrphanCollector>(
         *store_, std::chrono::seconds(config_.store.orphan_grace_seconds));
     server.Spawn([this, &server] { return CollectOrphans(server); });
@@ -103,11 +104,14 @@ class NodeImpl final : public Node {
     Logger mta_log = log_.With("role", "mta");
     std::optional<Endpoint> local_lmtp;
     if (config_.HasRole("mailbox")) local_lmtp = config_.listen.lmtp;
+    // With the mailbox role in this process, local mail skips the LMTP
+    // hop to ourselves; other mailbox servers are reached over LMTP.
     router_ = std::make_unique<Router>(*directory_, config_.server.name,
                                        local_lmtp, config_.queue.relay_host,
-                                       mta_log);
-    agent_ = std::make_unique<DeliveryAgent>(*queue_, *router_, config_,
-                                             mta_log.With("service", "queue"));
+                                       mta_log, local_delivery_ != nullptr);
+    agent_ = std::make_unique<DeliveryAgent>(
+        *queue_, *router_, config_, mta_log.With("service", "queue"),
+        local_delivery_.get());
     server.Spawn([this, &server] {
       return agent_->Run([&server] { return server.stopping(); });
     });
@@ -169,6 +173,7 @@ class NodeImpl final : public Node {
   std::unique_ptr<Directory> directory_;
   std::shared_ptr<DirectoryRecipientPolicy> policy_;
   std::unique_ptr<MessageStore> store_;
+  std::shared_ptr<StoreLmtpDelivery> local_delivery_;
   std::unique_ptr<OrphanCollector> collector_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<Router> router_;

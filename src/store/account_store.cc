@@ -902,6 +902,11 @@ Status RecordDelivery(Db& db, std::string_view delivery_id,
 
 }  // namespace
 
+Status AccountStore::DeferFlushes(bool deferred) {
+  return db_->Exec(deferred ? "PRAGMA synchronous = NORMAL"
+                            : "PRAGMA synchronous = FULL");
+}
+
 Result<std::vector<AppendResult>> AccountStore::Append(
     std::span<const NewMessage> batch, uint64_t quota_bytes) {
   // Validate everything first so that bad input changes nothing.

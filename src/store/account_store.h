@@ -268,6 +268,12 @@ class AccountStore {
   Result<uint64_t> LastJournalSeq();
   Result<uint64_t> CurrentModseq();
 
+  // With `deferred`, commits stop flushing the log (SQLite synchronous =
+  // NORMAL): the caller promises one syncfs(2) that covers them before it
+  // reports anything durable. MessageStore uses it so that a batch of
+  // deliveries to many accounts pays one flush, not one per account.
+  Status DeferFlushes(bool deferred);
+
   // Every blob referenced by a message of this account, sorted, unique.
   Result<std::vector<std::string>> ReferencedBlobs();
 

@@ -263,21 +263,23 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
     }
   }
 
-  if (one_flush) {
-    Fd dir(::open(blobs_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir.get() < 0) return Fail(IoError("cannot open", blobs_dir_, errno));
-    ++filesystem_flushes_;
-    if (::syncfs(dir.get()) != 0) {
-      return Fail(IoError("cannot flush filesystem of", blobs_dir_, errno));
-    }
-    return {};
-  }
+  if (one_flush) return SyncFilesystem();
 
   // One flush per touched folder for the whole batch. The folder of a
   // deduplicated blob is flushed too: whoever renamed it there may not
   // have flushed yet.
   for (const fs::path& dir : touched_dirs) {
     if (auto st = SyncCounted(dir); !st) return st;
+  }
+  return {};
+}
+
+Status BlobStore::SyncFilesystem() {
+  Fd dir(::open(blobs_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0) return Fail(IoError("cannot open", blobs_dir_, errno));
+  ++filesystem_flushes_;
+  if (::syncfs(dir.get()) != 0) {
+    return Fail(IoError("cannot flush filesystem of", blobs_dir_, errno));
   }
   return {};
 }

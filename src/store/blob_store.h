@@ -93,6 +93,10 @@ class BlobStore {
   // Unlinks the blob; ok if it was already gone. For the collector only.
   Status Remove(std::string_view hash);
 
+  // One syncfs(2) of the filesystem holding the blobs, counted in
+  // flush_counts(). kIo on failure.
+  Status SyncFilesystem();
+
   // Flushes paid since Open(), for tests and benchmarks: fsyncs of
   // staging files and of folders.
   struct FlushCounts {

@@ -197,9 +197,13 @@ class MessageStore {
   // recipient got the message.
   Result<std::vector<RecipientResult>> DeliverMessage(const Delivery& delivery);
 
-  // Group commit: stores all blobs with one folder flush per touched
-  // folder, then gives each account one transaction for all its messages.
-  // Returns results[i][j] for deliveries[i].recipients[j].
+  // Group commit: stores all blobs (one syncfs for two or more new ones),
+  // then gives each account one transaction for all its messages with its
+  // flush deferred, then makes every commit durable with one syncfs. A
+  // batch thus costs two flushes however many messages and accounts it
+  // holds. Requires accounts/ and blobs/ on one filesystem (both live
+  // under the store root). Returns results[i][j] for
+  // deliveries[i].recipients[j].
   Result<std::vector<std::vector<RecipientResult>>> DeliverMessages(
       std::span<const Delivery> deliveries);
 

@@ -63,9 +63,11 @@ struct DeliveryAgent::Wakeup {
 };
 
 DeliveryAgent::DeliveryAgent(Queue& queue, Router& router,
-                             const Config& config, Logger log)
+                             const Config& config, Logger log,
+                             mta::LmtpDelivery* local)
     : queue_(queue),
       router_(router),
+      local_(local),
       config_(config.queue),
       hostname_(config.server.hostname),
       log_(std::move(log)),
@@ -137,6 +139,38 @@ Task<void> DeliveryAgent::Run(std::function<bool()> stopping) {
   }
 }
 
+Task<std::vector<RecipientReply>> DeliveryAgent::DeliverInProcess(
+    const QueuedMessage& message, std::vector<std::string> recipients,
+    const std::string& data) {
+  std::vector<RecipientReply> replies;
+  if (local_ == nullptr) {
+    for (size_t i = 0; i < recipients.size(); ++i) {
+      replies.push_back({451, "451 4.3.5 no local mailbox role"});
+    }
+    co_return replies;
+  }
+  mta::Envelope envelope;
+  envelope.queue_id = message.id;
+  envelope.upstream_queue_id = message.id;  // a repeat is not stored twice
+  envelope.mail_from = message.sender;
+  envelope.smtputf8 = message.smtputf8;
+  envelope.body_8bit = message.body_8bit;
+  for (std::string& r : recipients) {
+    envelope.rcpt_to.push_back({std::move(r), "", ""});
+  }
+  std::vector<mta::SmtpReply> got = co_await local_->Deliver(envelope, data);
+  for (const mta::SmtpReply& reply : got) {
+    std::string text = reply.Format();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+      text.pop_back();
+    }
+    replies.push_back({reply.code, text});
+  }
+  replies.resize(envelope.rcpt_to.size(),
+                 {451, "451 4.3.0 no reply from the mailbox role"});
+  co_return replies;
+}
+
 Task<void> DeliveryAgent::DeliverMessage(QueuedMessage message) {
   Logger log = log_.With("queue_id", message.id);
   std::string sender_field = "<" + message.sender + ">";
@@ -181,13 +215,17 @@ Task<void> DeliveryAgent::DeliverMessage(QueuedMessage message) {
     for (size_t i : group.second) {
       addresses.push_back(results[i].recipient->address);
     }
-    MailClientOptions options;
-    options.endpoint = route.endpoint;
-    options.lmtp = route.lmtp;
-    options.helo = hostname_;
-    options.queue_id = message.id;
-    std::vector<RecipientReply> replies =
-        co_await SendMail(options, message.sender, addresses, *data);
+    std::vector<RecipientReply> replies;
+    if (route.in_process) {
+      replies = co_await DeliverInProcess(message, addresses, *data);
+    } else {
+      MailClientOptions options;
+      options.endpoint = route.endpoint;
+      options.lmtp = route.lmtp;
+      options.helo = hostname_;
+      options.queue_id = message.id;
+      replies = co_await SendMail(options, message.sender, addresses, *data);
+    }
     for (size_t k = 0; k < group.second.size(); ++k) {
       RecipientResult& result = results[group.second[k]];
       result.reply = replies[k].text;

@@ -27,14 +27,18 @@
 #include "common/log.h"
 #include "common/task.h"
 #include "mta/queue/queue.h"
+#include "mta/queue/mail_client.h"
 #include "mta/queue/router.h"
+#include "mta/smtp/smtp_interfaces.h"
 
 namespace corvus {
 
 class DeliveryAgent {
  public:
+  // `local` delivers in-process routes (the mailbox role of this same
+  // process); it may be null when the router makes none.
   DeliveryAgent(Queue& queue, Router& router, const Config& config,
-                Logger log);
+                Logger log, mta::LmtpDelivery* local = nullptr);
   ~DeliveryAgent();
 
   // Delivers until `stopping()` returns true, then waits for the
@@ -47,10 +51,16 @@ class DeliveryAgent {
  private:
   struct Wakeup;
   Task<void> DeliverMessage(QueuedMessage message);
+  // Hands a message to the in-process mailbox role; one reply per
+  // recipient, as SendMail gives.
+  Task<std::vector<RecipientReply>> DeliverInProcess(
+      const QueuedMessage& message, std::vector<std::string> recipients,
+      const std::string& data);
   int64_t BackoffSeconds(int attempts) const;
 
   Queue& queue_;
   Router& router_;
+  mta::LmtpDelivery* local_;
   const QueueConfig& config_;
   std::string hostname_;
   Logger log_;

@@ -8,12 +8,14 @@ namespace corvus {
 
 Router::Router(Directory& directory, std::string server_name,
                std::optional<Endpoint> local_lmtp,
-               std::optional<Endpoint> relay_host, Logger log)
+               std::optional<Endpoint> relay_host, Logger log,
+               bool in_process)
     : directory_(directory),
       server_name_(std::move(server_name)),
       local_lmtp_(std::move(local_lmtp)),
       relay_host_(std::move(relay_host)),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      in_process_(in_process) {}
 
 Result<std::vector<QueueRecipient>> Router::Expand(
     const std::vector<std::string>& recipients) {
@@ -74,6 +76,7 @@ Result<Route> Router::RouteFor(std::string_view address) {
   auto account = directory_.GetAccount(address);
   if (account) home = account->home_server;
   if (home.empty() || home == server_name_) {
+    if (in_process_) return Route{{}, true, server_name_, true};
     if (!local_lmtp_) {
       return Fail(ErrorCode::kTemporary,
                   "this server has no lmtp listener for local delivery");

@@ -28,8 +28,12 @@ struct Route {
   Endpoint endpoint;
   bool lmtp = true;    // LMTP to a mailbox server, else SMTP to a relay
   std::string server;  // mailbox server name, or "relay"
+  // The mailbox role runs in this very process: hand the message over
+  // directly instead of over an LMTP connection to ourselves.
+  bool in_process = false;
   // Groups recipients that can share one transaction.
   std::string Key() const {
+    if (in_process) return "local:";
     return (lmtp ? "lmtp:" : "smtp:") + endpoint.ToString();
   }
 };
@@ -37,11 +41,13 @@ struct Route {
 class Router {
  public:
   // `local_lmtp` is this node's LMTP listener, used for accounts whose
-  // home server is this server (or unset). `relay_host` receives all
+  // home server is this server (or unset); with `in_process`, such
+  // accounts get in-process routes instead. `relay_host` receives all
   // mail for non-local domains; without it such mail stays deferred.
   Router(Directory& directory, std::string server_name,
          std::optional<Endpoint> local_lmtp,
-         std::optional<Endpoint> relay_host, Logger log);
+         std::optional<Endpoint> relay_host, Logger log,
+         bool in_process = false);
 
   // Expands the envelope recipients through aliases and lists. Each
   // final recipient appears once, with the first envelope recipient that
@@ -61,6 +67,7 @@ class Router {
   std::optional<Endpoint> local_lmtp_;
   std::optional<Endpoint> relay_host_;
   Logger log_;
+  bool in_process_;
 };
 
 }  // namespace corvus
