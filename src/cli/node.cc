@@ -1,6 +1,8 @@
 #include "cli/node.h"
 
 #include "directory/directory_factory.h"
+#include "mailbox/imap/account_events.h"
+#include "mailbox/imap/imap_session.h"
 #include "mailbox/lmtp_delivery.h"
 #include "mailbox/pop3/pop3_session.h"
 #include "mta/queue/delivery_agent.h"
@@ -43,8 +45,13 @@ class NodeImpl final : public Node {
     store_ = std::move(*store);
     mta::SmtpDependencies deps;
     deps.recipients = policy_;
+    // Deliveries wake the IMAP sessions (IDLE) of the accounts they reach.
+    events_ = std::make_unique<imap::AccountEvents>();
     local_delivery_ = std::make_shared<StoreLmtpDelivery>(
-        *store_, *directory_, log_.With("role", "mailbox"));
+        *store_, *directory_, log_.With("role", "mailbox"),
+        [events = events_.get()](std::string_view account_id) {
+          events->Notify(account_id);
+        });
     deps.lmtp = local_delivery_;
     collector_ = std::make_unique<OrphanCollector>(
         *store_, std::chrono::seconds(config_.store.orphan_grace_seconds));
@@ -54,7 +61,24 @@ class NodeImpl final : public Node {
         !s) {
       return s;
     }
+    if (auto s = ListenImap(server); !s) return s;
     return ListenPop3(server);
+  }
+
+  // IMAP and IMAPS share one handler and one AccountEvents hub.
+  Status ListenImap(Server& server) {
+    auto options = imap::ImapOptionsFromConfig(config_);
+    if (!options) return Fail(options.error());
+    auto handler = imap::MakeImapHandler(
+        *options, {*store_, *directory_, *events_});
+    if (!handler) return Fail(handler.error());
+    const std::string busy = "* BYE Too many connections\r\n";
+    if (auto s = Listen(server, "imap", config_.listen.imap, false, *handler,
+                        busy);
+        !s) {
+      return s;
+    }
+    return Listen(server, "imaps", config_.listen.imaps, true, *handler, busy);
   }
 
   // POP3 and POP3S share one handler, and so one lock per account.
@@ -173,6 +197,7 @@ class NodeImpl final : public Node {
   std::unique_ptr<Directory> directory_;
   std::shared_ptr<DirectoryRecipientPolicy> policy_;
   std::unique_ptr<MessageStore> store_;
+  std::unique_ptr<imap::AccountEvents> events_;
   std::shared_ptr<StoreLmtpDelivery> local_delivery_;
   std::unique_ptr<OrphanCollector> collector_;
   std::unique_ptr<Queue> queue_;

@@ -172,13 +172,18 @@ class MailTestCase(CorvusTestCase):
         return json.loads(self.ok("--json", "queue", "list").stdout)
 
 
-def strip_received(data):
-    """Drops the Received: headers Corvus prepends (SMTP and LMTP hop)."""
+def strip_received(data, hostname=b"localhost"):
+    """Drops the Received: headers Corvus prepended (those naming
+    `hostname` after "by"), keeping any the message already had."""
     lines = data.split(b"\r\n")
     assert lines[0].startswith(b"Received: "), lines[0]
     i = 0
     while i < len(lines) and lines[i].startswith(b"Received: "):
-        i += 1
-        while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
-            i += 1
+        end = i + 1
+        while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
+            end += 1
+        header = b" ".join(line.strip() for line in lines[i:end])
+        if b" by " + hostname + b" with " not in header:
+            break
+        i = end
     return b"\r\n".join(lines[i:])
