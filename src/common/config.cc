@@ -210,6 +210,19 @@ Status ReadLimits(TableReader& r, LimitsConfig& c) {
   return r.Int("max_line_length", c.max_line_length, 512, 1 << 20);
 }
 
+Status ReadAuth(TableReader& r, AuthConfig& c) {
+  std::string plaintext = "loopback";
+  if (auto s = r.OneOf("plaintext", plaintext,
+                       {"never", "loopback", "always"});
+      !s) {
+    return s;
+  }
+  c.plaintext = plaintext == "never"    ? PlaintextAuth::kNever
+                : plaintext == "always" ? PlaintextAuth::kAlways
+                                        : PlaintextAuth::kLoopback;
+  return {};
+}
+
 Status ReadSmtp(TableReader& r, SmtpConfig& c) {
   if (auto s = r.Int("max_message_size", c.max_message_size, 1024,
                      int64_t{1} << 34);
@@ -396,11 +409,7 @@ Result<Config> ParseConfig(std::string_view text,
        }},
       {"listen", [&](TableReader& r) { return ReadListen(r, config.listen); }},
       {"limits", [&](TableReader& r) { return ReadLimits(r, config.limits); }},
-      {"auth",
-       [&](TableReader& r) {
-         return r.OneOf("plaintext", config.auth.plaintext,
-                        {"never", "loopback", "always"});
-       }},
+      {"auth", [&](TableReader& r) { return ReadAuth(r, config.auth); }},
       {"smtp", [&](TableReader& r) { return ReadSmtp(r, config.smtp); }},
       {"queue", [&](TableReader& r) { return ReadQueue(r, config.queue); }},
       {"store", [&](TableReader& r) { return ReadStore(r, config.store); }},

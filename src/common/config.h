@@ -78,10 +78,33 @@ struct LimitsConfig {
   int max_line_length = 8192;  // bytes, command lines
 };
 
+// Where a password may be sent over a connection without TLS.
+enum class PlaintextAuth {
+  kNever,     // only over TLS
+  kLoopback,  // also from 127.0.0.0/8 and ::1
+  kAlways,    // anywhere (for networks the operator trusts)
+};
+
+// True if a client may log in with a password now; every protocol
+// (SMTP AUTH, IMAP LOGIN/AUTHENTICATE, POP3 USER/PASS/AUTH) asks this.
+inline bool PlaintextAuthAllowed(PlaintextAuth policy, bool tls,
+                                 bool peer_is_loopback) {
+  if (tls) return true;
+  switch (policy) {
+    case PlaintextAuth::kAlways:
+      return true;
+    case PlaintextAuth::kLoopback:
+      return peer_is_loopback;
+    case PlaintextAuth::kNever:
+      return false;
+  }
+  return false;
+}
+
 // [auth]
 struct AuthConfig {
-  // Where LOGIN/PLAIN may be used without TLS: "never", "loopback", "always".
-  std::string plaintext = "loopback";
+  // TOML: "never", "loopback" or "always".
+  PlaintextAuth plaintext = PlaintextAuth::kLoopback;
 };
 
 // [smtp]: the mta role's SMTP and submission listeners.

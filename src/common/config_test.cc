@@ -13,7 +13,7 @@ TEST(ConfigTest, MinimalFileGetsDocumentedDefaults) {
   EXPECT_EQ(config->server.data_dir, "/var/lib/corvus");
   EXPECT_EQ(config->log.level, LogLevel::kInfo);
   EXPECT_EQ(config->smtp.max_message_size, 50 * 1024 * 1024);
-  EXPECT_EQ(config->auth.plaintext, "loopback");
+  EXPECT_EQ(config->auth.plaintext, PlaintextAuth::kLoopback);
   EXPECT_FALSE(config->listen.smtp.has_value());
   EXPECT_EQ(config->DataPath("queue"), "/var/lib/corvus/queue");
   EXPECT_EQ(config->DataPath("/abs/q"), "/abs/q");

@@ -179,18 +179,7 @@ Result<ImapOptions> ImapOptionsFromConfig(const Config& config) {
   options.max_line_length = static_cast<size_t>(config.limits.max_line_length);
   options.max_literal_size =
       static_cast<uint64_t>(config.smtp.max_message_size);
-  const std::string& plaintext = config.auth.plaintext;
-  if (plaintext == "never") {
-    options.plaintext_auth = PlaintextAuth::kNever;
-  } else if (plaintext == "loopback") {
-    options.plaintext_auth = PlaintextAuth::kLoopback;
-  } else if (plaintext == "always") {
-    options.plaintext_auth = PlaintextAuth::kAlways;
-  } else {
-    return Fail(Error{ErrorCode::kConfig,
-                      "auth.plaintext must be never, loopback or always",
-                      {{"value", plaintext}}});
-  }
+  options.plaintext_auth = config.auth.plaintext;
   return options;
 }
 
@@ -406,16 +395,8 @@ Task<void> ImapSession::Bye(std::string_view text, std::string_view reason) {
 }
 
 bool ImapSession::PlaintextAuthAllowed() const {
-  if (conn_.is_tls()) return true;
-  switch (options_.plaintext_auth) {
-    case PlaintextAuth::kAlways:
-      return true;
-    case PlaintextAuth::kLoopback:
-      return conn_.peer_is_loopback();
-    case PlaintextAuth::kNever:
-      return false;
-  }
-  return false;
+  return corvus::PlaintextAuthAllowed(options_.plaintext_auth,
+                                      conn_.is_tls(), conn_.peer_is_loopback());
 }
 
 std::string ImapSession::Capabilities() const {

@@ -51,9 +51,6 @@
 
 namespace corvus::imap {
 
-// Where LOGIN / AUTHENTICATE PLAIN may be used without TLS.
-enum class PlaintextAuth { kNever, kLoopback, kAlways };
-
 struct ImapOptions {
   std::string hostname = "localhost";  // in the greeting
   PlaintextAuth plaintext_auth = PlaintextAuth::kLoopback;
@@ -74,8 +71,8 @@ struct ImapOptions {
 };
 
 // Builds options from [server] hostname, [limits], [auth] and [smtp]
-// max_message_size (the largest APPEND). kConfig for a bad
-// auth.plaintext value.
+// max_message_size (the largest APPEND). Config has validated them all,
+// so this does not fail today; the Result keeps room for checks.
 Result<ImapOptions> ImapOptionsFromConfig(const Config& config);
 
 // What sessions use. Not owned; must outlive the listener.

@@ -206,16 +206,8 @@ Task<void> Pop3Session::HandleReadError(const Error& error,
 }
 
 bool Pop3Session::PlaintextAllowedNow() const {
-  if (conn_.is_tls()) return true;
-  switch (options_.plaintext_auth) {
-    case PlaintextAuth::kAlways:
-      return true;
-    case PlaintextAuth::kLoopback:
-      return conn_.peer_is_loopback();
-    case PlaintextAuth::kNever:
-      return false;
-  }
-  return false;
+  return PlaintextAuthAllowed(options_.plaintext_auth, conn_.is_tls(),
+                              conn_.peer_is_loopback());
 }
 
 Task<void> Pop3Session::CmdCapa(const Pop3Command&) {
@@ -332,18 +324,7 @@ Result<Pop3Options> Pop3OptionsFromConfig(const Config& config) {
   options.transaction_timeout =
       std::chrono::seconds(std::max(600, config.limits.idle_timeout_seconds));
 
-  const std::string& plaintext = config.auth.plaintext;
-  if (plaintext == "never") {
-    options.plaintext_auth = PlaintextAuth::kNever;
-  } else if (plaintext == "loopback") {
-    options.plaintext_auth = PlaintextAuth::kLoopback;
-  } else if (plaintext == "always") {
-    options.plaintext_auth = PlaintextAuth::kAlways;
-  } else {
-    return Fail(Error{ErrorCode::kConfig,
-                      "auth.plaintext must be never, loopback or always",
-                      {{"value", plaintext}}});
-  }
+  options.plaintext_auth = config.auth.plaintext;
   return options;
 }
 

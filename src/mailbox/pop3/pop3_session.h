@@ -48,10 +48,6 @@
 
 namespace corvus::pop3 {
 
-// Where USER/PASS and AUTH PLAIN may be used without TLS ([auth]
-// plaintext).
-enum class PlaintextAuth { kNever, kLoopback, kAlways };
-
 struct Pop3Options {
   std::string hostname = "localhost";  // greeting
   PlaintextAuth plaintext_auth = PlaintextAuth::kLoopback;
@@ -70,8 +66,8 @@ struct Pop3Options {
 };
 
 // Builds the options from [server] hostname, [auth] plaintext and
-// [limits] (max_line_length, idle_timeout_seconds). Errors: kConfig for a
-// plaintext value other than never, loopback or always.
+// [limits] (max_line_length, idle_timeout_seconds). Config has validated
+// them all, so this does not fail today.
 Result<Pop3Options> Pop3OptionsFromConfig(const Config& config);
 
 // What sessions use. The store and directory must outlive the handler

@@ -298,16 +298,8 @@ bool SmtpSession::AuthAllowedNow() const {
   if (options_.mode != SmtpMode::kSubmission || !deps_.authenticator) {
     return false;
   }
-  if (conn_.is_tls()) return true;
-  switch (options_.plaintext_auth) {
-    case PlaintextAuth::kAlways:
-      return true;
-    case PlaintextAuth::kLoopback:
-      return conn_.peer_is_loopback();
-    case PlaintextAuth::kNever:
-      return false;
-  }
-  return false;
+  return PlaintextAuthAllowed(options_.plaintext_auth, conn_.is_tls(),
+                              conn_.peer_is_loopback());
 }
 
 Task<void> SmtpSession::CmdHello(const SmtpCommand& command) {
@@ -451,18 +443,7 @@ Result<SmtpSessionOptions> SmtpSessionOptionsFromConfig(const Config& config,
   if (!bare) return Fail(bare.error().With("key", "smtp.bare_line_endings"));
   options.bare_line_endings = *bare;
 
-  const std::string& plaintext = config.auth.plaintext;
-  if (plaintext == "never") {
-    options.plaintext_auth = PlaintextAuth::kNever;
-  } else if (plaintext == "loopback") {
-    options.plaintext_auth = PlaintextAuth::kLoopback;
-  } else if (plaintext == "always") {
-    options.plaintext_auth = PlaintextAuth::kAlways;
-  } else {
-    return Fail(Error{ErrorCode::kConfig,
-                      "auth.plaintext must be never, loopback or always",
-                      {{"value", plaintext}}});
-  }
+  options.plaintext_auth = config.auth.plaintext;
 
   auto networks = TrustedNetworks::Parse(config.smtp.trusted_networks);
   if (!networks) {

@@ -42,9 +42,6 @@
 
 namespace corvus::mta {
 
-// Where SASL PLAIN/LOGIN may be used without TLS ([auth] plaintext).
-enum class PlaintextAuth { kNever, kLoopback, kAlways };
-
 struct SmtpSessionOptions {
   SmtpMode mode = SmtpMode::kSmtp;
   std::string hostname = "localhost";            // greeting, EHLO, Received:
@@ -65,8 +62,8 @@ struct SmtpSessionOptions {
 };
 
 // Builds the options of a listener in `mode` from [server] hostname,
-// [limits], [auth] and [smtp]. Errors: kConfig for a bad trusted network,
-// bare_line_endings or plaintext value.
+// [limits], [auth] and [smtp]. Errors: kConfig for a bad trusted network
+// or bare_line_endings value.
 Result<SmtpSessionOptions> SmtpSessionOptionsFromConfig(const Config& config,
                                                         SmtpMode mode);
 
