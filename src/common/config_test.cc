@@ -49,6 +49,9 @@ struct BadConfigCase {
   std::string want_in_message;
 };
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const BadConfigCase& c, std::ostream* out) { *out << c.name; }
+
 class BadConfigTest : public ::testing::TestWithParam<BadConfigCase> {};
 
 TEST_P(BadConfigTest, IsAClearConfigError) {
