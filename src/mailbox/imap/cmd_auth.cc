@@ -1,46 +1,11 @@
 // STARTTLS, LOGIN and AUTHENTICATE PLAIN (RFC 3501 §6.2, RFC 4616,
 // RFC 4959 SASL-IR).
-#include <array>
-
 #include "common/log.h"
+#include "common/sasl.h"
 #include "mailbox/imap/session.h"
 
 namespace corvus::imap {
 namespace {
-
-// Strict RFC 4648 base64: padding required, no white space.
-std::optional<std::string> DecodeBase64(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < text.size(); i += 4) {
-    std::array<int, 4> v{};
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = text[i + k];
-      if (c == '=' && i + 4 == text.size() && k >= 2) {
-        ++pad;
-        v[k] = 0;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;
-      v[k] = value(c);
-      if (v[k] < 0) return std::nullopt;
-    }
-    uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out.push_back(static_cast<char>(n >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
-  }
-  return out;
-}
 
 std::string_view StripTerminator(std::string_view line) {
   if (line.ends_with("\r\n")) {
@@ -127,20 +92,12 @@ Task<Completion> ImapSession::CmdAuthenticate(const ImapCommand& command) {
   std::optional<std::string> decoded =
       response == "=" ? std::optional<std::string>("") : DecodeBase64(response);
   if (!decoded) co_return Completion::Bad("Invalid base64 response");
-  // RFC 4616 §2: [authzid] NUL authcid NUL passwd.
-  size_t first = decoded->find('\0');
-  size_t second = first == std::string::npos ? std::string::npos
-                                             : decoded->find('\0', first + 1);
-  if (second == std::string::npos) {
-    co_return Completion::Bad("Invalid PLAIN response");
-  }
-  std::string authzid = decoded->substr(0, first);
-  std::string authcid = decoded->substr(first + 1, second - first - 1);
-  std::string password = decoded->substr(second + 1);
-  if (!authzid.empty() && authzid != authcid) {
+  std::optional<PlainCredentials> plain = ParseSaslPlain(*decoded);
+  if (!plain) co_return Completion::Bad("Invalid PLAIN response");
+  if (!plain->authzid.empty() && plain->authzid != plain->authcid) {
     co_return Completion::No("[AUTHORIZATIONFAILED] Proxy login not allowed");
   }
-  co_return co_await Login(authcid, password, "PLAIN");
+  co_return co_await Login(plain->authcid, plain->password, "PLAIN");
 }
 
 Task<Completion> ImapSession::Login(std::string_view user,

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/sasl.h"
 
 namespace corvus::pop3 {
 
@@ -81,20 +82,6 @@ void AppendMultiline(std::string& out, std::string_view data);
 // terminator as stored. A message with no empty line is all header and
 // is returned whole.
 std::string_view TopOfMessage(std::string_view message, uint32_t lines);
-
-// Strict RFC 4648 base64 (padding required, no whitespace). nullopt on
-// anything else.
-std::optional<std::string> DecodeBase64(std::string_view text);
-
-struct PlainCredentials {
-  std::string authzid;
-  std::string authcid;
-  std::string password;
-};
-
-// RFC 4616 section 2: [authzid] NUL authcid NUL passwd, with a non-empty
-// authcid and password and no further NUL. nullopt otherwise.
-std::optional<PlainCredentials> ParseSaslPlain(std::string_view decoded);
 
 // True if `a` and `b` are equal ignoring ASCII case.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

@@ -58,10 +58,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_trap();
   }
 
-  if (auto decoded = DecodeBase64(input); decoded) {
+  if (auto decoded = corvus::DecodeBase64(input); decoded) {
     if (decoded->size() > input.size()) __builtin_trap();
-    (void)ParseSaslPlain(*decoded);
+    (void)corvus::ParseSaslPlain(*decoded);
   }
-  (void)ParseSaslPlain(input);
+  (void)corvus::ParseSaslPlain(input);
   return 0;
 }

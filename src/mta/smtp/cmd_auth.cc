@@ -5,50 +5,11 @@
 #include <cstdint>
 #include <optional>
 
+#include "common/sasl.h"
 #include "mta/smtp/session.h"
 
 namespace corvus::mta {
 namespace {
-
-// Strict RFC 4648 base64: padding required, no whitespace. nullopt on
-// anything else.
-std::optional<std::string> DecodeBase64(std::string_view text) {
-  static constexpr std::array<int8_t, 256> kTable = [] {
-    std::array<int8_t, 256> table{};
-    table.fill(-1);
-    const char* alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) {
-      table[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
-    }
-    return table;
-  }();
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    int values[4];
-    int padding = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = text[i + k];
-      bool last_group = i + 4 == text.size();
-      if (c == '=' && last_group && k >= 2) {
-        values[k] = 0;
-        ++padding;
-        continue;
-      }
-      if (padding > 0) return std::nullopt;  // data after '='
-      values[k] = kTable[static_cast<unsigned char>(c)];
-      if (values[k] < 0) return std::nullopt;
-    }
-    uint32_t group =
-        (values[0] << 18) | (values[1] << 12) | (values[2] << 6) | values[3];
-    out.push_back(static_cast<char>(group >> 16));
-    if (padding < 2) out.push_back(static_cast<char>((group >> 8) & 0xFF));
-    if (padding < 1) out.push_back(static_cast<char>(group & 0xFF));
-  }
-  return out;
-}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -59,28 +20,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     if (x != y) return false;
   }
   return true;
-}
-
-struct Credentials {
-  std::string authzid;
-  std::string username;
-  std::string password;
-};
-
-// RFC 4616 §2: message = [authzid] NUL authcid NUL passwd.
-std::optional<Credentials> SplitPlain(std::string_view decoded) {
-  size_t first = decoded.find('\0');
-  if (first == std::string_view::npos) return std::nullopt;
-  size_t second = decoded.find('\0', first + 1);
-  if (second == std::string_view::npos) return std::nullopt;
-  if (decoded.find('\0', second + 1) != std::string_view::npos) {
-    return std::nullopt;
-  }
-  Credentials out{std::string(decoded.substr(0, first)),
-                  std::string(decoded.substr(first + 1, second - first - 1)),
-                  std::string(decoded.substr(second + 1))};
-  if (out.username.empty() || out.password.empty()) return std::nullopt;
-  return out;
 }
 
 }  // namespace
@@ -146,14 +85,14 @@ Task<void> SmtpSession::CmdAuth(const SmtpCommand& command) {
 
   // Collect the credentials, base64-encoded, one step at a time.
   const SmtpReply bad_encoding{501, "5.5.2", "Cannot decode response"};
-  Credentials credentials;
+  PlainCredentials credentials;
   if (plain) {
     if (!initial) initial = co_await ReadSaslResponse("");
     if (!initial) co_return;
     // RFC 4954 §4: "=" is an empty initial response.
     auto decoded = *initial == "=" ? std::optional<std::string>("")
                                    : DecodeBase64(*initial);
-    auto split = decoded ? SplitPlain(*decoded) : std::nullopt;
+    auto split = decoded ? ParseSaslPlain(*decoded) : std::nullopt;
     if (!split) {
       co_await Reply(bad_encoding);
       co_return;
@@ -179,14 +118,14 @@ Task<void> SmtpSession::CmdAuth(const SmtpCommand& command) {
 
   const SessionInfo info = Info();
   auto identity = co_await deps_.authenticator->Authenticate(
-      info, credentials.authzid, credentials.username, credentials.password);
+      info, credentials.authzid, credentials.authcid, credentials.password);
   std::string mech = plain ? "PLAIN" : "LOGIN";
   if (!identity) {
     ErrorCode code = identity.error().code;
     bool bad = code == ErrorCode::kPermanent || code == ErrorCode::kNotFound ||
                code == ErrorCode::kInvalid;
     conn_.log().Notice("auth_failed", {{"mechanism", mech},
-                                       {"user", credentials.username},
+                                       {"user", credentials.authcid},
                                        {"error", identity.error().message}});
     if (bad) {
       co_await Reply(535, "5.7.8", "Authentication credentials invalid");
