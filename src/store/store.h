@@ -28,10 +28,9 @@
 // not defined, so it could deadlock). All calls block on disk; coroutine
 // callers wrap them in Offload().
 //
-// TODO(corvus): concurrent DeliverMessage() calls are not coalesced;
-// each pays its own blob and commit flushes. A short gathering queue in
-// front of DeliverMessages() would share them. Costs ingest rate under
-// load (about three flushes per delivered message).
+// Deliveries from the mta role are coalesced in front of this class
+// (mailbox/lmtp_delivery.h gathers concurrent ones into DeliverMessages);
+// a lone DeliverMessage() call pays its own flushes.
 #ifndef CORVUS_STORE_STORE_H_
 #define CORVUS_STORE_STORE_H_
 
