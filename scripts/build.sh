@@ -8,6 +8,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
+# ccache reuses objects across clones in different folders (CI builds a
+# fresh clone each time) when paths are taken relative to the clone.
+export CCACHE_BASEDIR="$root"
+export CCACHE_NOHASHDIR=1
+
 dir="$root/build"
 flags=()
 mode="${1:-}"
