@@ -55,6 +55,11 @@ if [ ! -f "$dir/.corpus-sent" ] && ls "$corpus"/msg_*.txt >/dev/null 2>&1; then
   python3 "$root/scripts/send-corpus.py" "$smtp" bob@example.test \
     "$corpus"/msg_*.txt && touch "$dir/.corpus-sent"
 fi
+corpus_line="  bob's INBOX: no corpus sent (send-corpus.py failed or no corpus)"
+if [ -f "$dir/.corpus-sent" ]; then
+  corpus_line="  bob's INBOX holds Python's public email test corpus."
+fi
+port() { sed -n "s/^$1 = \"\(.*\)\"/\1/p" "$config"; }
 
 cat <<MSG
 
@@ -65,8 +70,10 @@ Corvus demo node
   password:     $password
   alias:        postmaster@example.test -> alice
   list:         team@example.test -> alice, bob
-  SMTP:         $smtp    IMAP: $imap
-  bob's INBOX holds the public test corpus.
+  SMTP:         $smtp    submission: $(port submission) (STARTTLS), $(port submissions) (TLS)
+  IMAP:         $imap    IMAPS: $(port imaps)
+  POP3:         $(port pop3)    POP3S: $(port pop3s)
+$corpus_line
 
 Send a message:
   swaks --server ${smtp%:*} --port ${smtp##*:} \\

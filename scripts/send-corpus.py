@@ -5,7 +5,7 @@ Usage: send-corpus.py HOST:PORT RECIPIENT FILE_OR_FOLDER...
 
 Each file is one RFC 5322 message. Line endings are made CRLF, as any
 SMTP client must send them; the bytes are otherwise sent unchanged. Prints
-one line per message and a summary; exits 1 if any message was refused.
+a line per refused message and a summary; exits 1 if any was refused.
 """
 
 import glob

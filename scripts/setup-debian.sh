@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   # Toolchain.
   g++ cmake ninja-build ccache pkg-config clang-16 libclang-rt-16-dev
-  # Libraries (DESIGN.md section 5).
+  # Libraries: networking, TLS, storage, logging, configuration, MIME.
   libboost-dev libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libgmime-3.0-dev
   libcrypt-dev libgtest-dev libgmock-dev
