@@ -170,9 +170,13 @@ void AddAccountCommands(CLI::App& app, Context& context) {
     }
     auto created = d.CreateAccount(account);
     if (!created) return Fail(created.error());
-    context.Print(AccountJson(*created), "created account " +
-                                             created->address + " (id " +
-                                             created->id + ")");
+    std::string text = "created account " + created->address + " (id " +
+                       created->id + ")";
+    if (created->password_hash.empty()) {
+      text += "\nno password set: it cannot log in until "
+              "`corvus account passwd " + created->address + "`";
+    }
+    context.Print(AccountJson(*created), text);
     return {};
   }));
 

@@ -35,8 +35,7 @@ struct StandardPort {
 constexpr StandardPort kStandardPorts[] = {
     {"smtp", 25},   {"submission", 587}, {"submissions", 465},
     {"lmtp", 24},   {"imap", 143},       {"imaps", 993},
-    {"pop3", 110},  {"pop3s", 995},      {"http", 80},
-    {"admin", 71},
+    {"pop3", 110},  {"pop3s", 995},
 };
 constexpr int kHighestStandardPort = 995;
 
@@ -51,8 +50,7 @@ std::string RenderConfig(const InitOptions& options) {
       << options.hostname
       << "\"\n"
          "zone = \"local\"\n"
-         "roles = [\"mta\", \"proxy\", \"mailbox\", \"directory\", "
-         "\"admin\"]\n"
+         "roles = [\"mta\", \"mailbox\", \"directory\"]\n"
          "data_dir = \".\"\n\n"
          "[log]\n"
          "level = \"info\"\n\n"

@@ -32,6 +32,25 @@ class NodeImpl final : public Node {
     if (config_.HasRole("mta")) {
       if (auto s = OpenMta(server); !s) return s;
     }
+    // Said once at start-up, so an operator is not left wondering why a
+    // configured role or port does nothing.
+    for (const char* role : {"proxy", "admin"}) {
+      if (config_.HasRole(role)) {
+        log_.Warning("role_not_served",
+                     {{"role", role},
+                      {"reason", "this Corvus version has no such server"}});
+      }
+    }
+    for (const auto& [name, endpoint] :
+         {std::pair{"http", config_.listen.http},
+          std::pair{"admin", config_.listen.admin}}) {
+      if (endpoint) {
+        log_.Warning("listener_not_served",
+                     {{"listener", name},
+                      {"address", endpoint->ToString()},
+                      {"reason", "this Corvus version has no such server"}});
+      }
+    }
     return {};
   }
 
@@ -46,7 +65,8 @@ class NodeImpl final : public Node {
     mta::SmtpDependencies deps;
     deps.recipients = policy_;
     // Deliveries wake the IMAP sessions (IDLE) of the accounts they reach.
-    events_ = std::make_unique<imap::AccountEvents>();
+    events_ = std::make_unique<imap::AccountEvents>(
+        config_.limits.max_sessions_per_account);
     local_delivery_ = std::make_shared<StoreLmtpDelivery>(
         *store_, *directory_, log_.With("role", "mailbox"),
         [events = events_.get()](std::string_view account_id) {

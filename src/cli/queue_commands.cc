@@ -50,7 +50,9 @@ std::string MessageText(const QueuedMessage& m, bool details) {
           << "  next=" << FormatTime(r.next_attempt);
     }
     out << "\n";
-    if (details && !r.last_error.empty()) {
+    // Like mailq, the list says why a recipient waits.
+    if ((details || r.state == RecipientState::kPending) &&
+        !r.last_error.empty()) {
       out << "        " << r.last_error << "\n";
     }
   }

@@ -207,7 +207,12 @@ Status ReadLimits(TableReader& r, LimitsConfig& c) {
       !s) {
     return s;
   }
-  return r.Int("max_line_length", c.max_line_length, 512, 1 << 20);
+  if (auto s = r.Int("max_line_length", c.max_line_length, 512, 1 << 20);
+      !s) {
+    return s;
+  }
+  return r.Int("max_sessions_per_account", c.max_sessions_per_account, 1,
+               1000000);
 }
 
 Status ReadAuth(TableReader& r, AuthConfig& c) {

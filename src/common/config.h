@@ -40,7 +40,7 @@ struct ServerConfig {
   std::string hostname = "localhost";  // used in greetings and Received:
   std::string zone = "local";
   // Roles this process runs: mta, proxy, mailbox, directory, admin.
-  std::vector<std::string> roles = {"mta", "mailbox", "directory", "admin"};
+  std::vector<std::string> roles = {"mta", "mailbox", "directory"};
   std::filesystem::path data_dir;  // required
   int threads = 0;                 // event loops; 0 means one per core
   int shutdown_grace_seconds = 10;
@@ -76,6 +76,8 @@ struct LimitsConfig {
   int max_connections_per_ip = 100;   // per listener and client address
   int idle_timeout_seconds = 300;
   int max_line_length = 8192;  // bytes, command lines
+  // IMAP sessions one account may hold open at once (all its clients).
+  int max_sessions_per_account = 20;
 };
 
 // Where a password may be sent over a connection without TLS.
