@@ -84,14 +84,14 @@ class TcpConnection final : public Connection,
                 const std::string& listener, const Logger& server_log,
                 const std::atomic<bool>* stopping)
       : tls_context_(tls),
-        stream_(std::move(socket), tls ? *tls : PlainContext()),
-        timer_(stream_.get_executor()),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
         stopping_(stopping),
         started_(std::chrono::steady_clock::now()) {
     id_ = g_next_connection_id++;
     listener_ = listener;
     error_code ec;
-    tcp::endpoint peer = stream_.next_layer().remote_endpoint(ec);
+    tcp::endpoint peer = socket_.remote_endpoint(ec);
     if (!ec) {
       asio::ip::address address = peer.address();
       if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -107,7 +107,7 @@ class TcpConnection final : public Connection,
                .With("peer", FormatPeer("", peer_address_));
   }
 
-  bool is_tls() const override { return tls_active_; }
+  bool is_tls() const override { return tls_ != nullptr; }
   bool tls_available() const override { return tls_context_ != nullptr; }
   bool stopping() const override { return stopping_->load(); }
 
@@ -164,11 +164,10 @@ class TcpConnection final : public Connection,
     data.swap(out_);
     error_code ec;
     ArmTimer();
-    if (tls_active_) {
-      co_await asio::async_write(stream_, asio::buffer(data), Redirect(ec));
+    if (tls_) {
+      co_await asio::async_write(*tls_, asio::buffer(data), Redirect(ec));
     } else {
-      co_await asio::async_write(stream_.next_layer(), asio::buffer(data),
-                                 Redirect(ec));
+      co_await asio::async_write(socket_, asio::buffer(data), Redirect(ec));
     }
     timer_.cancel();
     bytes_out_ += data.size();
@@ -177,32 +176,36 @@ class TcpConnection final : public Connection,
   }
 
   Task<Status> StartTls() override {
-    if (tls_context_ == nullptr || tls_active_) {
+    if (tls_context_ == nullptr || tls_) {
       co_return Fail(ErrorCode::kProtocol, "TLS not available");
     }
     // RFC 3207 §4: anything pipelined after STARTTLS arrived in the clear
     // and must not be acted on once TLS is up.
     in_.clear();
     in_pos_ = 0;
+    // The TLS stream and its record buffers exist only from here on, so a
+    // plaintext session never pays for them.
+    auto tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(
+        socket_, *tls_context_);
     error_code ec;
     ArmTimer();
-    co_await stream_.async_handshake(asio::ssl::stream_base::server,
-                                     Redirect(ec));
+    co_await tls->async_handshake(asio::ssl::stream_base::server,
+                                  Redirect(ec));
     timer_.cancel();
     if (ec) {
       co_return Fail(ErrorCode::kProtocol,
                      "TLS handshake failed: " + ec.message());
     }
-    tls_active_ = true;
-    AddLogContext("tls", SSL_get_version(stream_.native_handle()));
+    tls_ = std::move(tls);
+    AddLogContext("tls", SSL_get_version(tls_->native_handle()));
     co_return Status{};
   }
 
   void Close() override {
     error_code ec;
     timer_.cancel();
-    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.next_layer().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
 
   // Called on this connection's loop when the server begins shutting
@@ -211,7 +214,7 @@ class TcpConnection final : public Connection,
     if (waiting_interruptibly_) {
       interrupted_ = true;
       error_code ec;
-      stream_.next_layer().cancel(ec);
+      socket_.cancel(ec);
     }
   }
 
@@ -229,15 +232,9 @@ class TcpConnection final : public Connection,
                {"bytes_out", bytes_out_}});
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
 
  private:
-  static asio::ssl::context& PlainContext() {
-    // ssl::stream needs a context even when TLS is never used.
-    static asio::ssl::context context(asio::ssl::context::tls_server);
-    return context;
-  }
-
   Error IoError(const error_code& ec) const {
     if (timed_out_) return Error{ErrorCode::kTemporary, "idle timeout", {}};
     if (interrupted_) {
@@ -258,7 +255,7 @@ class TcpConnection final : public Connection,
       if (auto self = weak.lock()) {
         self->timed_out_ = true;
         error_code ignored;
-        self->stream_.next_layer().cancel(ignored);
+        self->socket_.cancel(ignored);
       }
     });
   }
@@ -273,17 +270,25 @@ class TcpConnection final : public Connection,
       in_.clear();
       in_pos_ = 0;
     }
-    size_t old_size = in_.size();
-    in_.resize(old_size + kReadChunk);
-    auto buffer = asio::buffer(in_.data() + old_size, kReadChunk);
     error_code ec;
     size_t n = 0;
     waiting_interruptibly_ = interruptible;
     ArmTimer();
-    if (tls_active_) {
-      n = co_await stream_.async_read_some(buffer, Redirect(ec));
-    } else {
-      n = co_await stream_.next_layer().async_read_some(buffer, Redirect(ec));
+    if (!tls_) {
+      // An idle plaintext session waits for readability holding no read
+      // buffer at all; most of a mail server's sessions are idle.
+      if (in_.empty()) std::string().swap(in_);
+      co_await socket_.async_wait(tcp::socket::wait_read, Redirect(ec));
+    }
+    size_t old_size = in_.size();
+    if (!ec) {
+      in_.resize(old_size + kReadChunk);
+      auto buffer = asio::buffer(in_.data() + old_size, kReadChunk);
+      if (tls_) {
+        n = co_await tls_->async_read_some(buffer, Redirect(ec));
+      } else {
+        n = socket_.read_some(buffer, ec);
+      }
     }
     timer_.cancel();
     waiting_interruptibly_ = false;
@@ -305,12 +310,12 @@ class TcpConnection final : public Connection,
   }
 
   asio::ssl::context* tls_context_;
-  asio::ssl::stream<tcp::socket> stream_;
+  tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // after StartTls
   asio::steady_timer timer_;
   const std::atomic<bool>* stopping_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::seconds timeout_{300};
-  bool tls_active_ = false;
   bool timed_out_ = false;
   bool interrupted_ = false;
   bool waiting_interruptibly_ = false;

@@ -36,6 +36,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Load(
                         boost::asio::ssl::context::no_tlsv1 |
                         boost::asio::ssl::context::no_tlsv1_1 |
                         boost::asio::ssl::context::single_dh_use);
+  // Idle TLS sessions give their record buffers back to the allocator.
+  SSL_CTX_set_mode(impl->ssl.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   impl->ssl.use_certificate_chain_file(certificate.string(), ec);
   if (ec) {
     return Fail(Error{ErrorCode::kConfig,
