@@ -141,7 +141,8 @@ class Corvus:
                             f'file = "{self.dir}/corvus.log"')
         text += ("\n[limits]\n"
                  f"max_connections = {self.max_sessions}\n"
-                 f"max_connections_per_ip = {self.max_sessions}\n")
+                 f"max_connections_per_ip = {self.max_sessions}\n"
+                 f"max_sessions_per_account = {self.max_sessions}\n")
         with open(self.conf, "w") as f:
             f.write(text)
         self.cli("domain", "create", DOMAIN)
