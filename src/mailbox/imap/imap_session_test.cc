@@ -1050,7 +1050,7 @@ TEST_F(ImapSessionTest, PythonImaplibSessionWorks) {
   }
   StartServer();
   std::filesystem::path script =
-      std::filesystem::path(__FILE__).parent_path() / "imap_client_check.py";
+      std::filesystem::path(CORVUS_IMAP_CLIENT_CHECK);
   std::string command = "timeout 60 python3 " + script.string() + " " +
                         std::to_string(port()) + " alice@example.com secret";
   int status = std::system(command.c_str());
