@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include "common/testing/line_client.h"
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -38,41 +40,9 @@ namespace {
 using namespace std::chrono_literals;
 
 // A raw IMAP client: exact bytes out, responses in (literal-aware).
-class Client {
+class Client : public testing::LineClient {
  public:
-  explicit Client(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address),
-                         sizeof(address)) == 0;
-  }
-  ~Client() {
-    if (ssl_ != nullptr) SSL_free(ssl_);
-    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
-    if (fd_ >= 0) close(fd_);
-  }
-
-  bool StartTls() {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    return SSL_connect(ssl_) == 1;
-  }
-
-  bool connected() const { return connected_; }
-
-  void Send(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ssl_ != nullptr ? SSL_write(ssl_, data.data(),
-                                              static_cast<int>(data.size()))
-                                  : write(fd_, data.data(), data.size());
-      if (n <= 0) return;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-  }
+  using LineClient::LineClient;
 
   // One response line, with any literals it announces and the rest of
   // the line after them; "" on EOF or after 5 s of silence.
@@ -112,56 +82,7 @@ class Client {
   }
 
   // True if the server closes the connection within 5 s.
-  bool ReadsEof() {
-    for (int i = 0; i < 1000; ++i) {
-      buffer_.clear();
-      if (!Fill(5000)) return true;
-    }
-    return false;
-  }
-
- private:
-  std::string ReadLine(int timeout_ms) {
-    for (int i = 0; i < 100000; ++i) {
-      size_t lf = buffer_.find('\n');
-      if (lf != std::string::npos) {
-        std::string line = buffer_.substr(0, lf + 1);
-        buffer_.erase(0, lf + 1);
-        return line;
-      }
-      if (!Fill(timeout_ms)) return "";
-    }
-    return "";
-  }
-
-  std::string ReadBytes(size_t count, int timeout_ms) {
-    for (int i = 0; i < 100000 && buffer_.size() < count; ++i) {
-      if (!Fill(timeout_ms)) break;
-    }
-    size_t n = std::min(count, buffer_.size());
-    std::string out = buffer_.substr(0, n);
-    buffer_.erase(0, n);
-    return out;
-  }
-
-  bool Fill(int timeout_ms) {
-    if (ssl_ == nullptr || SSL_pending(ssl_) == 0) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, timeout_ms) <= 0) return false;
-    }
-    char chunk[65536];
-    ssize_t n = ssl_ != nullptr ? SSL_read(ssl_, chunk, sizeof(chunk))
-                                : read(fd_, chunk, sizeof(chunk));
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string buffer_;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  bool ReadsEof() { return DiscardUntilClosed(5000); }
 };
 
 bool Contains(const std::string& haystack, std::string_view needle) {

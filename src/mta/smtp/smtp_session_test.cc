@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include "common/testing/line_client.h"
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -154,34 +156,9 @@ class TestServer {
 };
 
 // A raw SMTP client: exact bytes out, whole replies in, optional TLS.
-class Client {
+class Client : public testing::LineClient {
  public:
-  explicit Client(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address),
-                         sizeof(address)) == 0;
-  }
-  ~Client() {
-    if (ssl_ != nullptr) SSL_free(ssl_);
-    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
-    if (fd_ >= 0) close(fd_);
-  }
-
-  bool connected() const { return connected_; }
-
-  void Send(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ssl_ != nullptr ? SSL_write(ssl_, data.data(),
-                                              static_cast<int>(data.size()))
-                                  : write(fd_, data.data(), data.size());
-      if (n <= 0) return;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-  }
+  using LineClient::LineClient;
 
   // Reads one complete (possibly multi-line) reply; "" on EOF or after
   // 5 s of silence.
@@ -195,55 +172,6 @@ class Client {
     }
     return reply;
   }
-
-  // True if the server closes the connection within 5 s with no more
-  // replies.
-  bool ReadsEof() {
-    if (!buffer_.empty()) return false;
-    return !Fill() && buffer_.empty();
-  }
-
-  bool StartTls() {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    return SSL_connect(ssl_) == 1;
-  }
-
-  void Shutdown() { shutdown(fd_, SHUT_RDWR); }
-
- private:
-  std::string ReadLine() {
-    for (int i = 0; i < 10000; ++i) {
-      size_t lf = buffer_.find('\n');
-      if (lf != std::string::npos) {
-        std::string line = buffer_.substr(0, lf + 1);
-        buffer_.erase(0, lf + 1);
-        return line;
-      }
-      if (!Fill()) return "";
-    }
-    return "";
-  }
-
-  bool Fill() {
-    if (ssl_ == nullptr || SSL_pending(ssl_) == 0) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 5000) <= 0) return false;
-    }
-    char chunk[4096];
-    ssize_t n = ssl_ != nullptr ? SSL_read(ssl_, chunk, sizeof(chunk))
-                                : read(fd_, chunk, sizeof(chunk));
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string buffer_;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
 };
 
 #define EXPECT_REPLY(client, prefix)                               \
