@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/line_client.h"
+#include "common/testing/loopback_server.h"
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -156,31 +157,16 @@ class ImapSessionTest : public ::testing::Test {
   void StartServer(ImapOptions options = {},
                    std::shared_ptr<TlsContext> tls = nullptr) {
     options.error_delay = 0ms;
-    ServerOptions server_options;
-    server_options.tls = std::move(tls);
-    server_options.threads = 2;
-    server_options.shutdown_grace = 1s;
-    server_ = std::make_unique<Server>(std::move(server_options));
     ImapDependencies deps{*store_, *directory_, events_};
     auto handler = MakeImapHandler(std::move(options), deps);
     ASSERT_TRUE(handler) << handler.error().ToString();
-    ListenerOptions listener;
-    listener.name = "imap";
-    listener.endpoint = Endpoint{"127.0.0.1", 0};
-    listener.handler = *handler;
-    auto status = server_->Listen(std::move(listener));
-    ASSERT_TRUE(status) << status.error().ToString();
-    thread_ = std::thread([this] { server_->Run(); });
+    server_ = std::make_unique<testing::LoopbackServer>("imap", *handler,
+                                                        std::move(tls), 2);
   }
 
-  void StopServer() {
-    if (!server_) return;
-    server_->Stop();
-    thread_.join();
-    server_.reset();
-  }
+  void StopServer() { server_.reset(); }
 
-  uint16_t port() const { return server_->port("imap"); }
+  uint16_t port() const { return server_->port(); }
 
   // A connected client past the greeting, logged in as alice unless
   // `login` is false.
@@ -223,8 +209,7 @@ class ImapSessionTest : public ::testing::Test {
   AccountEvents events_;
   Account alice_;
   Account small_;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
+  std::unique_ptr<testing::LoopbackServer> server_;
 };
 
 TEST_F(ImapSessionTest, LoginSucceedsAndCapabilitiesGrow) {

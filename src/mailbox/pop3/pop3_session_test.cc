@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/line_client.h"
+#include "common/testing/loopback_server.h"
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -132,54 +133,20 @@ class Fixture {
   std::string bob_;
 };
 
+// The POP3 handler for `options` and `deps`, or a test failure.
+Handler Pop3Handler(Pop3Options options, Pop3Dependencies deps) {
+  auto handler = MakePop3Handler(std::move(options), std::move(deps));
+  EXPECT_TRUE(handler.has_value()) << handler.error().ToString();
+  return handler ? *handler : Handler{};
+}
+
 // A Server on 127.0.0.1:0 running one POP3 listener, on its own thread.
-class TestServer {
+class TestServer : public testing::LoopbackServer {
  public:
   TestServer(Pop3Options options, Pop3Dependencies deps,
-             std::shared_ptr<TlsContext> tls = nullptr) {
-    ServerOptions server_options;
-    server_options.threads = 1;
-    server_options.shutdown_grace = 1s;
-    server_options.tls = std::move(tls);
-    server_ = std::make_unique<Server>(std::move(server_options));
-    auto handler = MakePop3Handler(std::move(options), std::move(deps));
-    EXPECT_TRUE(handler.has_value()) << handler.error().ToString();
-    ListenerOptions listener;
-    listener.name = "pop3";
-    listener.endpoint = Endpoint{"127.0.0.1", 0};
-    std::atomic<int>* finished = &finished_;
-    listener.handler = [inner = *handler,
-                        finished](Connection& conn) -> Task<void> {
-      co_await inner(conn);
-      ++*finished;
-    };
-    auto status = server_->Listen(std::move(listener));
-    EXPECT_TRUE(status.has_value()) << status.error().ToString();
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-
-  ~TestServer() {
-    server_->Stop();
-    thread_.join();
-  }
-
-  // Begins a graceful shutdown, as SIGTERM would.
-  void Stop() { server_->Stop(); }
-
-  uint16_t port() const { return server_->port("pop3"); }
-
-  // Waits (at most 5 s) until `count` sessions have ended.
-  bool WaitForSessions(int count) {
-    for (int i = 0; i < 500 && finished_.load() < count; ++i) {
-      std::this_thread::sleep_for(10ms);
-    }
-    return finished_.load() >= count;
-  }
-
- private:
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  std::atomic<int> finished_{0};
+             std::shared_ptr<TlsContext> tls = nullptr)
+      : LoopbackServer("pop3", Pop3Handler(std::move(options), std::move(deps)),
+                       std::move(tls)) {}
 };
 
 // A raw POP3 client: exact bytes out, lines and multi-line responses in,

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/line_client.h"
+#include "common/testing/loopback_server.h"
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -108,51 +109,20 @@ class FakeAuthenticator : public Authenticator {
   }
 };
 
-// A Server on 127.0.0.1:0 running one listener, on its own thread.
-class TestServer {
+// The SMTP handler for `options` and `deps`, or a test failure.
+Handler SmtpHandler(SmtpSessionOptions options, SmtpDependencies deps) {
+  auto handler = MakeSmtpHandler(std::move(options), std::move(deps));
+  EXPECT_TRUE(handler.has_value()) << handler.error().ToString();
+  return handler ? *handler : Handler{};
+}
+
+// A Server on 127.0.0.1:0 running one SMTP listener, on its own thread.
+class TestServer : public testing::LoopbackServer {
  public:
   TestServer(SmtpSessionOptions options, SmtpDependencies deps,
-             std::shared_ptr<TlsContext> tls = nullptr) {
-    ServerOptions server_options;
-    server_options.threads = 1;
-    server_options.shutdown_grace = 1s;
-    server_options.tls = std::move(tls);
-    server_ = std::make_unique<Server>(std::move(server_options));
-    auto handler = MakeSmtpHandler(std::move(options), std::move(deps));
-    EXPECT_TRUE(handler.has_value()) << handler.error().ToString();
-    ListenerOptions listener;
-    listener.name = "smtp";
-    listener.endpoint = Endpoint{"127.0.0.1", 0};
-    std::atomic<int>* finished = &finished_;
-    listener.handler = [inner = *handler,
-                        finished](Connection& conn) -> Task<void> {
-      co_await inner(conn);
-      ++*finished;
-    };
-    auto status = server_->Listen(std::move(listener));
-    EXPECT_TRUE(status.has_value()) << status.error().ToString();
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-
-  ~TestServer() {
-    server_->Stop();
-    thread_.join();
-  }
-
-  uint16_t port() const { return server_->port("smtp"); }
-
-  // Waits (at most 5 s) until `count` sessions have ended.
-  bool WaitForSessions(int count) {
-    for (int i = 0; i < 500 && finished_.load() < count; ++i) {
-      std::this_thread::sleep_for(10ms);
-    }
-    return finished_.load() >= count;
-  }
-
- private:
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  std::atomic<int> finished_{0};
+             std::shared_ptr<TlsContext> tls = nullptr)
+      : LoopbackServer("smtp", SmtpHandler(std::move(options), std::move(deps)),
+                       std::move(tls)) {}
 };
 
 // A raw SMTP client: exact bytes out, whole replies in, optional TLS.
