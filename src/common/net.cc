@@ -1,12 +1,15 @@
 #include "common/net.h"
 
 #include <atomic>
+#include <exception>
 #include <list>
 #include <map>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <openssl/crypto.h>
 // Asio after <utility>; see task.h.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -68,6 +71,21 @@ class ConnectionLimiter {
   int total_ = 0;  // guarded by mu_
   std::map<std::string, int> per_address_;  // guarded by mu_
 };
+
+// OpenSSL sets itself up on first use, and the thread that happens to do
+// so keeps error state that is freed at exit only if it is the main
+// thread. Blocking-pool threads hash and encrypt, so set it up here, on
+// the main thread, before any of them runs.
+[[maybe_unused]] const bool kOpenSslInitialised =
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr) == 1;
+
+// Offload() calls between their start and their return to the caller's
+// loop. A loop must not be stopped and destroyed while one of them still
+// holds it as its way home.
+std::atomic<int>& OffloadsInFlight() {
+  static std::atomic<int> count{0};
+  return count;
+}
 
 }  // namespace
 
@@ -534,6 +552,11 @@ Task<void> Server::Impl::Shutdown() {
       co_await SleepFor(std::chrono::milliseconds(20));
     }
   }
+  // Blocking work still out on the pool comes back to its loop: let it,
+  // for a while, before the loops stop for good.
+  for (int i = 0; i < 250 && OffloadsInFlight() > 0; ++i) {
+    co_await SleepFor(std::chrono::milliseconds(20));
+  }
   options.log.Notice("shutdown_done",
                      {{"sessions_cut", static_cast<uint64_t>(cut)}});
   for (auto& guard : guards) guard.reset();
@@ -563,6 +586,10 @@ void Server::Run() {
   impl_->loops[0]->run();
   for (std::thread& thread : threads) thread.join();
   signals.cancel();
+  // The loops outlive every pool job that may still post to them.
+  for (int i = 0; i < 1500 && OffloadsInFlight() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 void Server::Stop() {
@@ -590,9 +617,26 @@ asio::thread_pool& BlockingPool() {
 
 Task<void> Offload(std::function<void()> work) {
   auto home = co_await asio::this_coro::executor;
-  co_await asio::post(BlockingPool(), asio::use_awaitable);
-  work();
-  co_await asio::post(home, asio::use_awaitable);
+  // The pool job keeps no work-tracking reference to `home` (whose loop
+  // may be gone by the time such a reference is dropped); the count tells
+  // the Server when no job can post back any more.
+  std::exception_ptr failure;
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+      [&work, &failure, home](auto handler) {
+        ++OffloadsInFlight();
+        asio::post(BlockingPool(), [&work, &failure, home,
+                                    handler = std::move(handler)]() mutable {
+          try {
+            work();
+          } catch (...) {
+            failure = std::current_exception();
+          }
+          asio::post(home, std::move(handler));
+          --OffloadsInFlight();
+        });
+      },
+      asio::use_awaitable);
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace corvus
