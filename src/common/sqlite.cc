@@ -28,6 +28,17 @@ ErrorCode CodeFor(int rc) {
   }
 }
 
+Error ErrorFrom(sqlite3* db, int rc, std::string_view what) {
+  Error error{CodeFor(rc),
+              "sqlite " + std::string(what) + ": " +
+                  (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)),
+              {}};
+  if ((rc & 0xFF) == SQLITE_CONSTRAINT) {
+    error = std::move(error).With(kConstraintKey, "1");
+  }
+  return error;
+}
+
 }  // namespace
 
 Result<SqliteDb> SqliteDb::Open(const std::filesystem::path& path,
@@ -58,18 +69,24 @@ Result<SqliteDb> SqliteDb::Open(const std::filesystem::path& path,
 }
 
 SqliteDb::SqliteDb(SqliteDb&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      cache_(std::move(other.cache_)) {}
 
 SqliteDb& SqliteDb::operator=(SqliteDb&& other) noexcept {
   if (this != &other) {
-    if (db_ != nullptr) sqlite3_close_v2(db_);
+    Close();
     db_ = std::exchange(other.db_, nullptr);
+    cache_ = std::move(other.cache_);
   }
   return *this;
 }
 
-SqliteDb::~SqliteDb() {
+SqliteDb::~SqliteDb() { Close(); }
+
+void SqliteDb::Close() {
+  cache_.clear();
   if (db_ != nullptr) sqlite3_close_v2(db_);
+  db_ = nullptr;
 }
 
 Status SqliteDb::Exec(std::string_view sql) {
@@ -88,23 +105,28 @@ Result<SqliteStatement> SqliteDb::Prepare(std::string_view sql) {
     sqlite3_finalize(stmt);
     return Fail(LastError(rc, "prepare"));
   }
-  return SqliteStatement(this, stmt);
+  return SqliteStatement(stmt);
+}
+
+Result<CachedStatement> SqliteDb::Cached(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it == cache_.end()) {
+    auto stmt = Prepare(sql);
+    if (!stmt) return Fail(stmt.error());
+    it = cache_
+             .emplace(std::string(sql),
+                      std::make_unique<SqliteStatement>(std::move(*stmt)))
+             .first;
+  }
+  return CachedStatement(it->second.get());
 }
 
 Error SqliteDb::LastError(int rc, std::string_view what) const {
-  Error error{CodeFor(rc),
-              "sqlite " + std::string(what) + ": " +
-                  (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)),
-              {}};
-  if ((rc & 0xFF) == SQLITE_CONSTRAINT) {
-    error = std::move(error).With(kConstraintKey, "1");
-  }
-  return error;
+  return ErrorFrom(db_, rc, what);
 }
 
 SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
-    : db_(other.db_),
-      stmt_(std::exchange(other.stmt_, nullptr)),
+    : stmt_(std::exchange(other.stmt_, nullptr)),
       bind_error_(other.bind_error_) {}
 
 SqliteStatement::~SqliteStatement() {
@@ -133,11 +155,13 @@ SqliteStatement& SqliteStatement::BindBlob(int index,
 }
 
 Result<bool> SqliteStatement::Step() {
-  if (bind_error_ != 0) return Fail(db_->LastError(bind_error_, "bind"));
+  if (bind_error_ != 0) {
+    return Fail(ErrorFrom(sqlite3_db_handle(stmt_), bind_error_, "bind"));
+  }
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return Fail(db_->LastError(rc, "step"));
+  return Fail(ErrorFrom(sqlite3_db_handle(stmt_), rc, "step"));
 }
 
 Status SqliteStatement::Run() {
@@ -173,7 +197,7 @@ bool SqliteStatement::ColumnIsNull(int column) const {
 }
 
 int64_t SqliteStatement::Changes() const {
-  return sqlite3_changes64(db_->handle());
+  return sqlite3_changes64(sqlite3_db_handle(stmt_));
 }
 
 Result<SqliteTransaction> SqliteTransaction::Begin(SqliteDb& db) {

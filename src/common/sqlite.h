@@ -21,6 +21,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 
 #include "common/result.h"
 
@@ -30,6 +32,7 @@ struct sqlite3_stmt;
 namespace corvus {
 
 class SqliteStatement;
+class CachedStatement;
 
 class SqliteDb {
  public:
@@ -49,6 +52,11 @@ class SqliteDb {
   // Prepares one statement. Errors as described at the top.
   Result<SqliteStatement> Prepare(std::string_view sql);
 
+  // The statement for `sql`, prepared on its first use and then kept with
+  // the connection, for paths that run the same SQL again and again. The
+  // borrow resets it when it ends. Never borrow the same SQL twice at once.
+  Result<CachedStatement> Cached(std::string_view sql);
+
   // Converts the connection's last error, with result code `rc`.
   Error LastError(int rc, std::string_view what) const;
 
@@ -56,7 +64,12 @@ class SqliteDb {
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
+  void Close();
+
   sqlite3* db_ = nullptr;
+  // Statements of Cached(), by SQL text. Finalised before the connection
+  // closes.
+  std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> cache_;
 };
 
 class SqliteStatement {
@@ -88,12 +101,31 @@ class SqliteStatement {
 
  private:
   friend class SqliteDb;
-  SqliteStatement(const SqliteDb* db, sqlite3_stmt* stmt)
-      : db_(db), stmt_(stmt) {}
-  const SqliteDb* db_;
+  explicit SqliteStatement(sqlite3_stmt* stmt) : stmt_(stmt) {}
   sqlite3_stmt* stmt_;
   // Set if a Bind failed; reported by the next Step so that Bind chains.
   int bind_error_ = 0;
+};
+
+// A statement borrowed from SqliteDb::Cached(). Ending the borrow resets
+// the statement, so that a half-read SELECT never keeps a read snapshot
+// (and with it the WAL) pinned until its next use.
+class CachedStatement {
+ public:
+  CachedStatement(CachedStatement&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  CachedStatement& operator=(CachedStatement&&) = delete;
+  ~CachedStatement() {
+    if (stmt_ != nullptr) stmt_->Reset();
+  }
+
+  SqliteStatement* operator->() const { return stmt_; }
+  SqliteStatement& operator*() const { return *stmt_; }
+
+ private:
+  friend class SqliteDb;
+  explicit CachedStatement(SqliteStatement* stmt) : stmt_(stmt) {}
+  SqliteStatement* stmt_;
 };
 
 // BEGIN IMMEDIATE takes the write lock up front, so that a transaction
