@@ -13,6 +13,7 @@
 #define CORVUS_MAILBOX_LMTP_DELIVERY_H_
 
 #include <functional>
+#include <span>
 #include <string_view>
 
 #include "common/group_commit.h"
@@ -42,8 +43,26 @@ class StoreLmtpDelivery final : public mta::LmtpDelivery {
   Task<std::vector<mta::SmtpReply>> Deliver(const mta::Envelope& envelope,
                                             std::string data) override;
 
+  // The queue's in-process hand-over: every message of the batch in one
+  // store batch (one blob flush, one commit flush), replies as Deliver().
+  Task<std::vector<std::vector<mta::SmtpReply>>> DeliverMany(
+      std::span<const mta::Envelope> envelopes,
+      std::span<const std::string_view> data) override;
+
  private:
   using BatchResult = Result<std::vector<RecipientResult>>;
+  // One message on its way into the store.
+  struct Pending {
+    Delivery delivery;       // the recipients that are accounts here
+    std::vector<size_t> slot;  // delivery.recipients[k] -> replies[slot[k]]
+    std::vector<mta::SmtpReply> replies;  // one per envelope recipient
+  };
+
+  // Blocking. Looks the recipients up (replying now for those that are
+  // not accounts here) and parses the message for its cached IMAP texts.
+  Pending Prepare(const mta::Envelope& envelope, std::string_view data);
+  // Blocking. Turns the store's results into the replies.
+  void Finish(Pending& pending, const BatchResult& results);
 
   MessageStore& store_;
   Directory& directory_;

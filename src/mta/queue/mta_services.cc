@@ -1,7 +1,10 @@
 #include "mta/queue/mta_services.h"
 
+#include <chrono>
+
 #include "common/net.h"
 #include "directory/address.h"
+#include "mta/smtp/smtp_session.h"
 
 namespace corvus {
 
@@ -71,7 +74,9 @@ Task<Result<std::string>> DirectoryAuthenticator::Authenticate(
 Task<Result<std::string>> QueueSink::Accept(const mta::Envelope& envelope,
                                             std::string data) {
   QueuedMessage message;
-  message.id = envelope.queue_id;
+  message.id = envelope.queue_id.empty() ? mta::NewQueueId()
+                                         : envelope.queue_id;
+  agent_.Expect(message.id);
   message.sender = envelope.mail_from;
   message.client = FormatPeer(envelope.helo, envelope.client_address);
   message.smtputf8 = envelope.smtputf8;
@@ -93,9 +98,18 @@ Task<Result<std::string>> QueueSink::Accept(const mta::Envelope& envelope,
       id = Fail(ErrorCode::kPermanent, "no deliverable recipients");
       return;
     }
-    id = queue_.Enqueue(std::move(message), std::move(data));
+    message.created = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    id = queue_.Enqueue(message, data);
   });
-  if (id) agent_.Notify();
+  if (id) {
+    // Durable now: the agent delivers it from memory, without reading it
+    // back from the queue.
+    agent_.Handoff(std::move(message), std::move(data));
+  } else {
+    agent_.Forget(message.id);
+  }
   co_return id;
 }
 

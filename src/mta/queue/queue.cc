@@ -51,7 +51,7 @@ int64_t NowSeconds() {
 
 struct Queue::PendingEnqueue {
   const QueuedMessage* message;
-  const std::string* data;
+  std::string_view data;
 };
 
 std::string_view RecipientStateName(RecipientState state) {
@@ -89,14 +89,15 @@ Result<std::unique_ptr<Queue>> Queue::Open(const std::filesystem::path& path) {
   return std::unique_ptr<Queue>(new Queue(std::move(*db)));
 }
 
-Result<std::string> Queue::Enqueue(QueuedMessage message, std::string data) {
+Result<std::string> Queue::Enqueue(QueuedMessage message,
+                                   std::string_view data) {
   if (message.recipients.empty()) {
     return Fail(ErrorCode::kInvalid, "message has no recipients");
   }
   if (message.id.empty()) message.id = mta::NewQueueId();
-  message.created = NowSeconds();
+  if (message.created == 0) message.created = NowSeconds();
   message.size = static_cast<int64_t>(data.size());
-  PendingEnqueue request{&message, &data};
+  PendingEnqueue request{&message, data};
   Status status = group_commit_.Submit(
       request, [this](const std::vector<const PendingEnqueue*>& batch) {
         std::vector<Status> statuses(batch.size(), CommitBatch(batch));
@@ -116,12 +117,12 @@ Status Queue::CommitBatch(const std::vector<const PendingEnqueue*>& batch) {
   std::lock_guard db_lock(db_mu_);
   auto tx = SqliteTransaction::Begin(db_);
   if (!tx) return Fail(tx.error());
-  auto insert_message = db_.Prepare(
+  auto insert_message = db_.Cached(
       "INSERT INTO messages (id, sender, created, size, client, smtputf8,"
       " body_8bit) VALUES (?, ?, ?, ?, ?, ?, ?)");
   auto insert_body =
-      db_.Prepare("INSERT INTO bodies (message_id, data) VALUES (?, ?)");
-  auto insert_rcpt = db_.Prepare(
+      db_.Cached("INSERT INTO bodies (message_id, data) VALUES (?, ?)");
+  auto insert_rcpt = db_.Cached(
       "INSERT OR IGNORE INTO recipients (message_id, address, original,"
       " state, next_attempt) VALUES (?, ?, ?, 0, ?)");
   if (!insert_message) return Fail(insert_message.error());
@@ -130,21 +131,22 @@ Status Queue::CommitBatch(const std::vector<const PendingEnqueue*>& batch) {
 
   for (const PendingEnqueue* pending : batch) {
     const QueuedMessage& m = *pending->message;
-    auto& im = *insert_message;
+    SqliteStatement& im = **insert_message;
     im.Reset();
     im.Bind(1, m.id).Bind(2, m.sender).Bind(3, m.created).Bind(4, m.size);
     im.Bind(5, m.client).Bind(6, int64_t{m.smtputf8});
     im.Bind(7, int64_t{m.body_8bit});
     if (auto s = im.Run(); !s) return s;
-    insert_body->Reset();
-    if (auto s = insert_body->Bind(1, m.id).BindBlob(2, *pending->data).Run();
-        !s) {
+    SqliteStatement& body = **insert_body;
+    body.Reset();
+    if (auto s = body.Bind(1, m.id).BindBlob(2, pending->data).Run(); !s) {
       return s;
     }
+    SqliteStatement& rcpt = **insert_rcpt;
     for (const QueueRecipient& r : m.recipients) {
-      insert_rcpt->Reset();
-      insert_rcpt->Bind(1, m.id).Bind(2, r.address).Bind(3, r.original);
-      if (auto s = insert_rcpt->Bind(4, m.created).Run(); !s) return s;
+      rcpt.Reset();
+      rcpt.Bind(1, m.id).Bind(2, r.address).Bind(3, r.original);
+      if (auto s = rcpt.Bind(4, m.created).Run(); !s) return s;
     }
   }
   return tx->Commit();
@@ -156,8 +158,9 @@ Result<std::vector<QueueRecipient>> Queue::LoadRecipients(
       "SELECT address, original, state, attempts, next_attempt, last_error"
       " FROM recipients WHERE message_id = ?";
   if (due_only) sql += " AND state = 0 AND next_attempt <= ?";
-  auto stmt = db_.Prepare(sql + " ORDER BY rowid");
-  if (!stmt) return Fail(stmt.error());
+  auto cached = db_.Cached(sql + " ORDER BY rowid");
+  if (!cached) return Fail(cached.error());
+  SqliteStatement* stmt = &**cached;
   stmt->Bind(1, id);
   if (due_only) stmt->Bind(2, now);
   std::vector<QueueRecipient> out;
@@ -197,34 +200,34 @@ constexpr char kMessageColumns[] =
 }  // namespace
 
 Result<std::vector<QueuedMessage>> Queue::Due(
-    int64_t now, int limit, const std::vector<std::string>& skip) {
+    int64_t now, int limit, const std::set<std::string>& skip) {
   std::lock_guard db_lock(db_mu_);
-  auto ids = db_.Prepare(
+  auto ids = db_.Cached(
       "SELECT message_id, min(next_attempt) AS due FROM recipients"
       " WHERE state = 0 AND next_attempt <= ? GROUP BY message_id"
       " ORDER BY due, message_id LIMIT ?");
   if (!ids) return Fail(ids.error());
-  ids->Bind(1, now).Bind(2, static_cast<int64_t>(limit + skip.size()));
+  (*ids)->Bind(1, now).Bind(2, static_cast<int64_t>(limit + skip.size()));
   std::vector<std::string> due_ids;
   for (;;) {
-    auto row = ids->Step();
+    auto row = (*ids)->Step();
     if (!row) return Fail(row.error());
     if (!*row) break;
-    std::string id = ids->ColumnText(0);
-    if (std::find(skip.begin(), skip.end(), id) != skip.end()) continue;
+    std::string id = (*ids)->ColumnText(0);
+    if (skip.contains(id)) continue;
     if (static_cast<int>(due_ids.size()) < limit) due_ids.push_back(id);
   }
 
   std::vector<QueuedMessage> out;
-  auto stmt = db_.Prepare(std::string(kMessageColumns) + " WHERE id = ?");
+  auto stmt = db_.Cached(std::string(kMessageColumns) + " WHERE id = ?");
   if (!stmt) return Fail(stmt.error());
   for (const std::string& id : due_ids) {
-    stmt->Reset();
-    auto row = stmt->Bind(1, id).Step();
+    (*stmt)->Reset();
+    auto row = (*stmt)->Bind(1, id).Step();
     if (!row) return Fail(row.error());
     if (!*row) continue;
     QueuedMessage m;
-    ReadMessageRow(*stmt, m);
+    ReadMessageRow(**stmt, m);
     auto recipients = LoadRecipients(id, true, now);
     if (!recipients) return Fail(recipients.error());
     m.recipients = std::move(*recipients);
@@ -246,15 +249,15 @@ Result<std::optional<int64_t>> Queue::NextDue() {
 
 Result<std::string> Queue::ReadData(std::string_view id) {
   std::lock_guard db_lock(db_mu_);
-  auto stmt = db_.Prepare("SELECT data FROM bodies WHERE message_id = ?");
+  auto stmt = db_.Cached("SELECT data FROM bodies WHERE message_id = ?");
   if (!stmt) return Fail(stmt.error());
-  auto row = stmt->Bind(1, id).Step();
+  auto row = (*stmt)->Bind(1, id).Step();
   if (!row) return Fail(row.error());
   if (!*row) {
     return Fail(Error{ErrorCode::kNotFound, "no such queued message",
                       {{"queue_id", std::string(id)}}});
   }
-  return stmt->ColumnText(0);
+  return (*stmt)->ColumnText(0);
 }
 
 Result<QueuedMessage> Queue::Get(std::string_view id) {
@@ -333,13 +336,13 @@ std::vector<Status> Queue::CommitUpdates(
   };
   auto tx = SqliteTransaction::Begin(db_);
   if (!tx) return fail_all(tx.error());
-  auto update = db_.Prepare(
+  auto update = db_.Cached(
       "UPDATE recipients SET state = ?, attempts = attempts + 1,"
       " last_error = ?, next_attempt = coalesce(?, next_attempt)"
       " WHERE message_id = ? AND address = ?");
-  auto pending = db_.Prepare(
+  auto pending = db_.Cached(
       "SELECT count(*) FROM recipients WHERE message_id = ? AND state = 0");
-  auto remove = db_.Prepare("DELETE FROM messages WHERE id = ?");
+  auto remove = db_.Cached("DELETE FROM messages WHERE id = ?");
   if (!update) return fail_all(update.error());
   if (!pending) return fail_all(pending.error());
   if (!remove) return fail_all(remove.error());
@@ -348,13 +351,13 @@ std::vector<Status> Queue::CommitUpdates(
   std::set<std::string> touched;
   for (size_t i = 0; i < batch.size(); ++i) {
     for (const RecipientUpdate& u : *batch[i]) {
-      update->Reset();
-      update->Bind(1, static_cast<int64_t>(u.state)).Bind(2, u.reply);
-      if (u.next_attempt) update->Bind(3, *u.next_attempt);
-      if (auto s = update->Bind(4, u.id).Bind(5, u.address).Run(); !s) {
+      (*update)->Reset();
+      (*update)->Bind(1, static_cast<int64_t>(u.state)).Bind(2, u.reply);
+      if (u.next_attempt) (*update)->Bind(3, *u.next_attempt);
+      if (auto s = (*update)->Bind(4, u.id).Bind(5, u.address).Run(); !s) {
         return fail_all(s.error());
       }
-      if (update->Changes() == 0) {
+      if ((*update)->Changes() == 0) {
         statuses[i] = Fail(Error{ErrorCode::kNotFound,
                                  "no such queued recipient",
                                  {{"queue_id", u.id}, {"to", u.address}}});
@@ -365,12 +368,12 @@ std::vector<Status> Queue::CommitUpdates(
 
   // A message leaves the queue with its last pending recipient.
   for (const std::string& id : touched) {
-    pending->Reset();
-    auto row = pending->Bind(1, id).Step();
+    (*pending)->Reset();
+    auto row = (*pending)->Bind(1, id).Step();
     if (!row) return fail_all(row.error());
-    if (pending->ColumnInt(0) > 0) continue;
-    remove->Reset();
-    if (auto s = remove->Bind(1, id).Run(); !s) return fail_all(s.error());
+    if ((*pending)->ColumnInt(0) > 0) continue;
+    (*remove)->Reset();
+    if (auto s = (*remove)->Bind(1, id).Run(); !s) return fail_all(s.error());
   }
   if (auto s = tx->Commit(); !s) return fail_all(s.error());
   return statuses;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,7 @@ struct QueueRecipient {
 struct QueuedMessage {
   std::string id;      // kept if set (the session's id), else assigned
   std::string sender;  // MAIL FROM, empty for the null sender
-  int64_t created = 0; // Unix seconds; set by Enqueue
+  int64_t created = 0; // Unix seconds; set by Enqueue unless set
   int64_t size = 0;    // bytes of data
   std::string client;  // "name[addr]" of the submitting client
   bool smtputf8 = false;
@@ -76,13 +77,13 @@ class Queue {
   // Makes `message` and `data` durable and returns the new queue id.
   // Recipients must be non-empty. Blocks until the group commit that
   // carries this message is on disk.
-  Result<std::string> Enqueue(QueuedMessage message, std::string data);
+  Result<std::string> Enqueue(QueuedMessage message, std::string_view data);
 
   // Messages with at least one pending recipient due at or before `now`,
   // oldest first, at most `limit`, each with only its due recipients.
   // Messages whose id is in `skip` (being delivered) are left out.
   Result<std::vector<QueuedMessage>> Due(int64_t now, int limit,
-                                         const std::vector<std::string>& skip);
+                                         const std::set<std::string>& skip);
   // The earliest next_attempt among pending recipients, if any.
   Result<std::optional<int64_t>> NextDue();
 

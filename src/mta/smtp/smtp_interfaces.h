@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,6 +142,13 @@ class LmtpDelivery {
   // vector of the wrong length is answered 451 4.3.0 for every recipient.
   virtual Task<std::vector<SmtpReply>> Deliver(const Envelope& envelope,
                                                std::string data) = 0;
+
+  // Delivers several messages as Deliver() would each, but together, so
+  // that they share their flushes: one reply vector per envelope, in the
+  // same order. The spans must stay valid until the task ends.
+  virtual Task<std::vector<std::vector<SmtpReply>>> DeliverMany(
+      std::span<const Envelope> envelopes,
+      std::span<const std::string_view> data) = 0;
 };
 
 class Authenticator {

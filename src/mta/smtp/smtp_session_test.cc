@@ -87,6 +87,13 @@ class FakeLmtp : public LmtpDelivery {
     stored_.push_back({envelope, std::move(data)});
     co_return replies;
   }
+  // The LMTP session only ever calls Deliver().
+  Task<std::vector<std::vector<SmtpReply>>> DeliverMany(
+      std::span<const Envelope> envelopes,
+      std::span<const std::string_view>) override {
+    ADD_FAILURE() << "DeliverMany from an LMTP session";
+    co_return std::vector<std::vector<SmtpReply>>(envelopes.size());
+  }
   std::vector<Stored> stored() {
     std::lock_guard lock(mu_);
     return stored_;
