@@ -157,7 +157,7 @@ fs::path BlobStore::NewStagingPath() {
          (std::to_string(::getpid()) + "-" + std::to_string(n) + ".tmp");
 }
 
-Status BlobStore::EnsureFanout(std::string_view hash) {
+Status BlobStore::EnsureFanout(std::string_view hash, bool flush) {
   size_t index = FanoutIndex(hash);
   {
     std::lock_guard lock(mu_);
@@ -173,15 +173,19 @@ Status BlobStore::EnsureFanout(std::string_view hash) {
   bool created_leaf = false;
   if (auto st = MakeDir(top, &created_top); !st) return st;
   if (auto st = MakeDir(leaf, &created_leaf); !st) return st;
+  if (!flush) return {};
   // A folder that already existed may have been made by a process that
   // crashed before flushing its parent, so flush the parents regardless
   // on first use in this process.
   if (auto st = SyncCounted(top); !st) return st;
   if (auto st = SyncCounted(blobs_dir_); !st) return st;
-
-  std::lock_guard lock(mu_);
-  fanout_ready_[index] = true;
+  MarkFanoutReady(hash);
   return {};
+}
+
+void BlobStore::MarkFanoutReady(std::string_view hash) {
+  std::lock_guard lock(mu_);
+  fanout_ready_[FanoutIndex(hash)] = true;
 }
 
 Result<std::string> BlobStore::Put(std::string_view data) {
@@ -224,7 +228,7 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
     std::string_view data = blobs[i];
     const std::string& hash = hashes[i];
     if (auto st = ValidateHash(hash); !st) return st;
-    if (auto st = EnsureFanout(hash); !st) return st;
+    if (auto st = EnsureFanout(hash, !one_flush); !st) return st;
     fs::path final_path = PathOf(hash);
     touched_dirs.insert(final_path.parent_path());
 
@@ -263,7 +267,12 @@ Status BlobStore::PutHashed(std::span<const std::string_view> blobs,
     }
   }
 
-  if (one_flush) return SyncFilesystem();
+  if (one_flush) {
+    // The one flush covers the fan-out folders made above too.
+    if (auto st = SyncFilesystem(); !st) return st;
+    for (const std::string& hash : hashes) MarkFanoutReady(hash);
+    return {};
+  }
 
   // One flush per touched folder for the whole batch. The folder of a
   // deduplicated blob is flushed too: whoever renamed it there may not

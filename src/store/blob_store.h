@@ -118,9 +118,12 @@ class BlobStore {
  private:
   BlobStore(std::filesystem::path blobs, std::filesystem::path incoming);
 
-  // Makes the fan-out folders of `hash` exist durably. The first call per
-  // folder in this process flushes the parents; later calls are free.
-  Status EnsureFanout(std::string_view hash);
+  // Makes the two fan-out folders of `hash` exist. With `flush`, the
+  // first call per folder in this process flushes the parents and later
+  // calls are free; without, the caller flushes the whole file system and
+  // then calls MarkFanoutReady().
+  Status EnsureFanout(std::string_view hash, bool flush);
+  void MarkFanoutReady(std::string_view hash);
   std::filesystem::path NewStagingPath();
 
   // SyncFolder() plus a count for flush_counts().

@@ -280,6 +280,8 @@ bool DeliveryAgent::Prepare(Attempt& attempt) {
 
 Task<void> DeliveryAgent::DeliverBatch(std::vector<Attempt> batch) {
   auto executor = co_await asio::this_coro::executor;
+  const auto started = std::chrono::steady_clock::now();
+  const size_t batch_size = batch.size();
   std::vector<bool> ready(batch.size(), false);
   co_await Offload([&] {
     for (size_t i = 0; i < batch.size(); ++i) ready[i] = Prepare(batch[i]);
@@ -321,6 +323,7 @@ Task<void> DeliveryAgent::DeliverBatch(std::vector<Attempt> batch) {
   for (Attempt& attempt : local) {
     if (!attempt.groups.empty()) sent.push_back(&attempt);
   }
+  const auto prepared = std::chrono::steady_clock::now();
   if (!sent.empty()) {
     std::vector<mta::Envelope> envelopes;
     std::vector<std::string_view> data;
@@ -368,7 +371,18 @@ Task<void> DeliveryAgent::DeliverBatch(std::vector<Attempt> batch) {
       }
     }
   }
+  const auto stored = std::chrono::steady_clock::now();
   if (!local.empty()) co_await Offload([&] { Record(local); });
+  auto us = [](auto from, auto to) -> int64_t {
+    return std::chrono::duration_cast<std::chrono::microseconds>(to - from)
+        .count();
+  };
+  log_.Debug("delivery_batch",
+             {{"messages", static_cast<uint64_t>(batch_size)},
+              {"in_process", static_cast<uint64_t>(local.size())},
+              {"prepare_us", us(started, prepared)},
+              {"store_us", us(prepared, stored)},
+              {"record_us", us(stored, std::chrono::steady_clock::now())}});
 
   std::vector<std::string> done = std::move(unready);
   for (const Attempt& attempt : local) done.push_back(attempt.message.id);
