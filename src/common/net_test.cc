@@ -5,10 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 // Asio after <utility>; see task.h.
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
@@ -245,6 +249,38 @@ TEST_F(ServerFixture, PortInUseIsAStartupError) {
   auto status = other.Listen(clash);
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code, ErrorCode::kConfig);
+}
+
+}  // namespace
+}  // namespace corvus
+
+namespace corvus {
+namespace {
+
+// Offload() must run the work off the event loop (a blocking call there
+// would stall every session on that loop) and come back to the loop.
+TEST(OffloadTest, RunsWorkOnThePoolAndResumesOnTheLoop) {
+  boost::asio::io_context loop;
+  std::thread::id loop_thread, work_thread, after_thread;
+  bool failed_inside = false;
+  boost::asio::co_spawn(
+      loop,
+      [&]() -> Task<void> {
+        loop_thread = std::this_thread::get_id();
+        co_await Offload([&] { work_thread = std::this_thread::get_id(); });
+        after_thread = std::this_thread::get_id();
+        try {
+          co_await Offload([] { throw std::runtime_error("inside"); });
+        } catch (const std::runtime_error&) {
+          failed_inside = true;
+        }
+      },
+      boost::asio::detached);
+  loop.run();
+  EXPECT_NE(work_thread, std::thread::id());
+  EXPECT_NE(work_thread, loop_thread);
+  EXPECT_EQ(after_thread, loop_thread);
+  EXPECT_TRUE(failed_inside) << "an exception in the work reaches the caller";
 }
 
 }  // namespace
