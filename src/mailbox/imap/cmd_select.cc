@@ -2,7 +2,6 @@
 // selected mailbox: Sync() (how others' changes reach the client), and
 // sequence-set resolution.
 #include <algorithm>
-#include <set>
 
 #include "common/log.h"
 #include "mailbox/imap/session.h"
@@ -274,7 +273,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   }
 
   FolderStatus status;
-  std::vector<MessageInfo> messages;
+  FolderSummary summary;
   Changes changes;
   seen_generation_ = events_->generation();
   const std::string folder = *name;
@@ -282,9 +281,9 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
     auto st = s.Select(folder);
     if (!st) return Fail(st.error());
     status = std::move(*st);
-    auto list = s.ListMessages(folder);
-    if (!list) return Fail(list.error());
-    messages = std::move(*list);
+    auto sum = s.SummarizeFolder(folder);
+    if (!sum) return Fail(sum.error());
+    summary = std::move(*sum);
     if (qresync && qresync->uidvalidity == status.folder.uidvalidity) {
       auto c = s.ChangesSince(folder, qresync->modseq);
       if (!c) return Fail(c.error());
@@ -306,21 +305,16 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   uidvalidity_ = status.folder.uidvalidity;
   highest_modseq_ = status.folder.highestmodseq;
   messages_.Clear();
-  std::optional<uint32_t> first_unseen;
-  std::set<std::string> keywords;  // RFC 3501 §7.2.6: listed in FLAGS
-  for (const MessageInfo& m : messages) {
-    messages_.Append(m.uid);
-    bool seen =
-        std::find(m.flags.begin(), m.flags.end(), "\\Seen") != m.flags.end();
-    if (!seen && !first_unseen) first_unseen = messages_.size();
-    for (const std::string& flag : m.flags) {
-      if (!flag.starts_with('\\')) keywords.insert(flag);
+  for (const UidRange& run : summary.uids) {
+    for (uint64_t uid = run.first; uid <= run.last; ++uid) {
+      messages_.Append(static_cast<uint32_t>(uid));
     }
   }
   SetState(ImapState::kSelected);
 
+  // RFC 3501 §7.2.6: keywords in use are listed in FLAGS.
   std::string flags(kSystemFlags);
-  for (const std::string& keyword : keywords) flags += " " + keyword;
+  for (const std::string& keyword : summary.keywords) flags += " " + keyword;
   Untagged("FLAGS (" + flags + ")");
   Untagged(examine ? std::string("OK [PERMANENTFLAGS ()] Read-only mailbox")
                    : "OK [PERMANENTFLAGS (" + flags + " \\*)] Flags permitted");
@@ -329,7 +323,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   // per-session property that IMAP4rev2 dropped); RECENT counts only
   // messages that arrived while this session had the mailbox selected.
   Untagged("0 RECENT");
-  if (first_unseen) {
+  if (auto first_unseen = messages_.Seq(summary.first_unseen_uid)) {
     Untagged("OK [UNSEEN " + std::to_string(*first_unseen) + "] First unseen");
   }
   Untagged("OK [UIDVALIDITY " + std::to_string(uidvalidity_) + "] UIDs valid");
