@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 
 #include "store/blob_store.h"
@@ -23,6 +24,7 @@ constexpr int kSchemaVersion = 1;
 constexpr size_t kMaxFolderName = 512;
 constexpr size_t kMaxFlagLength = 256;
 constexpr std::string_view kDeletedFlag = "\\Deleted";
+constexpr std::string_view kSeenFlag = "\\Seen";
 constexpr std::string_view kQuotaReasonKey = "reason";
 constexpr std::string_view kQuotaReason = "over_quota";
 
@@ -1012,6 +1014,51 @@ Result<std::vector<MessageInfo>> AccountStore::ListMessages(
   auto f = RequireFolder(*db_, folder);
   if (!f) return Fail(f.error());
   return SelectMessages(*db_, f->id, uids, with_cache);
+}
+
+Result<FolderSummary> AccountStore::SummarizeFolder(std::string_view folder) {
+  auto f = RequireFolder(*db_, folder);
+  if (!f) return Fail(f.error());
+  auto stmt = db_->Prepare(
+      "SELECT uid, flags FROM messages WHERE folder_id = ? ORDER BY uid");
+  if (!stmt) return Fail(stmt.error());
+  stmt->Bind(1, f->id);
+
+  FolderSummary summary;
+  std::set<std::string, std::less<>> keywords;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) break;
+    auto uid = static_cast<uint32_t>(stmt->Int(0));
+    if (!summary.uids.empty() &&
+        uint64_t{summary.uids.back().last} + 1 == uid) {
+      summary.uids.back().last = uid;
+    } else {
+      summary.uids.push_back({uid, uid});
+    }
+
+    // Flags are stored canonical and space-separated; most messages have
+    // few or none, so they are scanned in place.
+    const std::string flags = stmt->Text(1);
+    bool seen = false;
+    for (std::string_view rest = flags; !rest.empty();) {
+      size_t space = rest.find(' ');
+      std::string_view flag = rest.substr(0, space);
+      rest = space == std::string_view::npos ? "" : rest.substr(space + 1);
+      if (flag == kSeenFlag) {
+        seen = true;
+      } else if (!flag.empty() && !flag.starts_with('\\') &&
+                 !keywords.contains(flag)) {
+        keywords.emplace(flag);
+      }
+    }
+    if (!seen && summary.first_unseen_uid == 0) {
+      summary.first_unseen_uid = uid;
+    }
+  }
+  summary.keywords.assign(keywords.begin(), keywords.end());
+  return summary;
 }
 
 Result<StoreFlagsResult> AccountStore::StoreFlags(

@@ -88,6 +88,16 @@ struct FolderStatus {
   uint64_t size = 0;  // bytes of all messages
 };
 
+// What SELECT reports of a folder's messages, read without listing them.
+struct FolderSummary {
+  // Every message, as ascending runs of consecutive UIDs.
+  UidSet uids;
+  // The lowest UID without \Seen; 0 if every message has it.
+  uint32_t first_unseen_uid = 0;
+  // Every keyword in use, sorted.
+  std::vector<std::string> keywords;
+};
+
 struct MessageInfo {
   uint32_t uid = 0;
   std::string blob;  // SHA-256 hex
@@ -220,6 +230,12 @@ class AccountStore {
   // changed.
   Result<std::vector<AppendResult>> Append(std::span<const NewMessage> batch,
                                            uint64_t quota_bytes);
+
+  // The UIDs, first unseen message and keywords of `folder` (RFC 3501
+  // sections 6.3.1 and 7.2.6), in one pass that holds no per-message
+  // data, so that many sessions selecting a large folder at once stay
+  // small. kNotFound if there is no such folder.
+  Result<FolderSummary> SummarizeFolder(std::string_view folder);
 
   // Messages of `folder` in UID order, restricted to `uids`. With
   // `with_cache`, also the cached envelope and body structure.

@@ -299,6 +299,38 @@ TEST_F(AccountStoreTest, ChangesSinceListsChangedMessages) {
   EXPECT_EQ(got, (std::vector<uint32_t>{a, c}));
 }
 
+TEST_F(AccountStoreTest, SummarizeFolderGivesUidRunsFirstUnseenAndKeywords) {
+  AppendOne("INBOX", "1", {"\\Seen", "zeta"});
+  uint32_t two = AppendOne("INBOX", "2", {"\\Seen"});
+  uint32_t three = AppendOne("INBOX", "3", {"\\Deleted", "\\Seen"});
+  uint32_t four = AppendOne("INBOX", "4", {"$Label1", "\\Flagged"});
+  AppendOne("INBOX", "5", {"zeta"});
+  AppendOne("Sent", "other folder", {"elsewhere"});
+  ASSERT_TRUE(account_->Expunge("INBOX", UidSetOf({three})));
+  std::vector<std::string> deleted = {"\\Deleted"};
+  ASSERT_TRUE(
+      account_->StoreFlags("INBOX", UidSetOf({two}), FlagOp::kAdd, deleted));
+
+  auto summary = account_->SummarizeFolder("INBOX");
+  ASSERT_TRUE(summary) << summary.error().ToString();
+  ASSERT_EQ(summary->uids.size(), 2u) << "3 was expunged";
+  EXPECT_EQ(summary->uids[0].first, 1u);
+  EXPECT_EQ(summary->uids[0].last, two);
+  EXPECT_EQ(summary->uids[1].first, four);
+  EXPECT_EQ(summary->uids[1].last, four + 1);
+  EXPECT_EQ(summary->first_unseen_uid, four);
+  EXPECT_EQ(summary->keywords, (std::vector<std::string>{"$Label1", "zeta"}));
+
+  auto empty = account_->SummarizeFolder("Drafts");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->uids.empty());
+  EXPECT_EQ(empty->first_unseen_uid, 0u);
+  EXPECT_TRUE(empty->keywords.empty());
+  auto missing = account_->SummarizeFolder("Nowhere");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(AccountStoreTest, CopyAndMoveKeepBlobsAndFlags) {
   uint32_t a = AppendOne("INBOX", "a", {"\\Seen"});
   uint32_t b = AppendOne("INBOX", "b");

@@ -254,6 +254,55 @@ class ImapTest(MailTestCase):
         a.logout()
         b.logout()
 
+    def test_idle_session_follows_changes_across_uid_gaps(self):
+        for i in range(30):
+            self.deliver("alice@example.test",
+                         f"Subject: g{i}\r\n\r\nx\r\n".encode())
+        self.wait_for_mail("alice@example.test", 30)
+        a = imap_login(self.port("imap"))
+        a.select("INBOX")
+        # Every third message goes: UIDs 1 2 4 5 7 8 ... 28 29 remain.
+        a.store(",".join(str(n) for n in range(3, 31, 3)), "+FLAGS",
+                r"(\Deleted)")
+        a.expunge()
+        uids = [u for u in range(1, 31) if u % 3]
+
+        b = imap_login(self.port("imap"))
+        typ, data = b.select("INBOX")
+        self.assertEqual(data[0], b"20")
+        typ, data = b.fetch("1:*", "(UID)")
+        got = [int(item["UID"]) for item in imap_sexp.fetch_items(data)]
+        self.assertEqual(got, uids)
+
+        tag = b._new_tag().decode()
+        b.send(f"{tag} IDLE\r\n".encode())
+        self.assertTrue(b.readline().startswith(b"+"))
+        b.sock.settimeout(10)
+        # UID 20 is sequence number 14 in b's view.
+        a.uid("STORE", "20", "+FLAGS", r"(\Flagged)")
+        self.assertEqual(b.readline(), b"* 14 FETCH (FLAGS (\\Flagged))\r\n")
+        a.uid("STORE", "8,29", "+FLAGS", r"(\Deleted)")
+        a.expunge()
+        # The \Deleted flags may be announced first.
+        expunges = []
+        for _ in range(10):
+            if len(expunges) == 2:
+                break
+            line = b.readline()
+            if b"EXPUNGE" in line:
+                expunges.append(line)
+        self.assertEqual(expunges, [b"* 20 EXPUNGE\r\n", b"* 6 EXPUNGE\r\n"])
+        b.send(b"DONE\r\n")
+        while not b.readline().startswith(tag.encode()):
+            pass
+        typ, data = b.fetch("6", "(UID FLAGS)")
+        self.assertIn(b"UID 10", data[0])
+        typ, data = b.fetch("13", "(UID FLAGS)")
+        self.assertIn(b"UID 20", data[0])
+        self.assertIn(rb"\Flagged", data[0])
+        a.logout()
+        b.logout()
+
     @unittest.skipUnless(shutil.which("curl"), "curl not installed")
     def test_curl_reads_imap_and_pop3(self):
         body = b"Subject: for curl\r\n\r\nfetched by curl\r\n"

@@ -1,6 +1,5 @@
 // COPY, MOVE (RFC 6851) and EXPUNGE, each with their UID forms and
 // UIDPLUS responses (RFC 4315); quota refusal on COPY (RFC 9208).
-#include <algorithm>
 
 #include "mailbox/imap/session.h"
 
@@ -63,15 +62,14 @@ Task<Completion> ImapSession::CmdCopy(const ImapCommand& command) {
   if (qresync_enabled_) {
     Untagged("VANISHED " + FormatNumberSet(source));
   } else {
-    for (size_t i = messages_.size(); i-- > 0;) {
-      if (std::binary_search(source.begin(), source.end(), messages_[i].uid)) {
-        Untagged(std::to_string(i + 1) + " EXPUNGE");
+    // Highest first, so each number is valid when the client applies it.
+    for (auto uid = source.rbegin(); uid != source.rend(); ++uid) {
+      if (auto seq = messages_.Seq(*uid)) {
+        Untagged(std::to_string(*seq) + " EXPUNGE");
       }
     }
   }
-  std::erase_if(messages_, [&source](const SessionMessage& m) {
-    return std::binary_search(source.begin(), source.end(), m.uid);
-  });
+  messages_.Remove(source);
   for (uint32_t uid : source) pending_expunges_.erase(uid);
   co_return Completion::Ok("MOVE completed");
 }

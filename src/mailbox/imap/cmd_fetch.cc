@@ -111,6 +111,32 @@ void AppendBinary(std::string& out, const FetchItem& item,
   out += Literal(bytes);
 }
 
+// RFC 3501 §6.4.5: sets \Seen on those of `listed` that lack it, and
+// brings their flags and modseq in `listed` up to date.
+Result<StoreFlagsResult> SetSeen(AccountStore& store, std::string_view folder,
+                                 std::vector<MessageInfo>& listed) {
+  std::vector<uint32_t> unseen;
+  for (const MessageInfo& m : listed) {
+    if (std::find(m.flags.begin(), m.flags.end(), "\\Seen") == m.flags.end()) {
+      unseen.push_back(m.uid);
+    }
+  }
+  if (unseen.empty()) return StoreFlagsResult{};
+  const std::string seen[] = {"\\Seen"};
+  auto stored = store.StoreFlags(folder, ToUidSet(unseen), FlagOp::kAdd, seen);
+  if (!stored) return stored;
+  // Both lists are in UID order.
+  auto m = listed.begin();
+  for (const FlagUpdate& update : stored->updated) {
+    while (m != listed.end() && m->uid < update.uid) ++m;
+    if (m != listed.end() && m->uid == update.uid) {
+      m->flags = update.flags;
+      m->modseq = update.modseq;
+    }
+  }
+  return stored;
+}
+
 }  // namespace
 
 UidSet ToUidSet(const std::vector<uint32_t>& uids) {
@@ -171,38 +197,24 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
   const bool sets_seen =
       !read_only_ && std::any_of(items.begin(), items.end(), SetsSeen);
 
-  // Messages that will get \Seen from this fetch.
-  std::vector<uint32_t> unseen;
-  if (sets_seen) {
-    for (uint32_t uid : *uids) {
-      const SessionMessage& m = messages_[*IndexOfUid(uid)];
-      if (std::find(m.flags.begin(), m.flags.end(), "\\Seen") ==
-          m.flags.end()) {
-        unseen.push_back(uid);
-      }
-    }
-  }
-
   std::vector<MessageInfo> listed;
   StoreFlagsResult seen_result;
   std::vector<uint32_t> vanished;
   const std::string folder = folder_;
   const UidSet wanted = ToUidSet(*uids);
-  const UidSet unseen_set = ToUidSet(unseen);
   const std::optional<uint64_t> changed_since = request->changed_since;
   const bool want_vanished = request->vanished;
   const SequenceSet requested = request->set;
   auto done = co_await WithAccount([&](AccountStore& s) -> Status {
-    if (!unseen_set.empty()) {
-      const std::string seen[] = {"\\Seen"};
-      auto stored = s.StoreFlags(folder, unseen_set, FlagOp::kAdd, seen);
-      if (!stored) return Fail(stored.error());
-      seen_result = std::move(*stored);
-    }
     if (!wanted.empty()) {
       auto list = s.ListMessages(folder, wanted, needs_cache);
       if (!list) return Fail(list.error());
       listed = std::move(*list);
+    }
+    if (sets_seen) {
+      auto stored = SetSeen(s, folder, listed);
+      if (!stored) return Fail(stored.error());
+      seen_result = std::move(*stored);
     }
     if (want_vanished) {
       auto changes = s.ChangesSince(folder, *changed_since);
@@ -222,13 +234,12 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
   });
   if (!done) co_return StoreFailure(done.error());
 
-  // Our own \Seen changes: keep the view in step, so Sync() does not
-  // report them again, and show the new flags (RFC 3501 §6.4.5).
+  // Our own \Seen changes: noted as shown, so Sync() does not report
+  // them again, and shown with the new flags (RFC 3501 §6.4.5).
   std::set<uint32_t> flags_changed;
   for (const FlagUpdate& update : seen_result.updated) {
-    if (auto index = IndexOfUid(update.uid)) {
-      messages_[*index].flags = update.flags;
-      messages_[*index].modseq = update.modseq;
+    if (messages_.Contains(update.uid)) {
+      FlagsShown(update.uid, update.modseq);
       flags_changed.insert(update.uid);
     }
   }
@@ -239,8 +250,8 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
 
   MessageStore& store = deps_.store;
   for (const MessageInfo& m : listed) {
-    auto index = IndexOfUid(m.uid);
-    if (!index) continue;
+    auto seq = messages_.Seq(m.uid);
+    if (!seq) continue;
     if (changed_since && m.modseq <= *changed_since) continue;
 
     std::optional<LoadedMessage> loaded;
@@ -261,7 +272,7 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
       loaded.emplace(std::move(*raw));
     }
 
-    std::string line = std::to_string(*index + 1) + " FETCH (";
+    std::string line = std::to_string(*seq) + " FETCH (";
     bool first = true;
     auto next = [&]() -> std::string& {
       if (!first) line.push_back(' ');

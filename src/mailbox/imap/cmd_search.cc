@@ -273,10 +273,7 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
   const std::string folder = folder_;
   const bool needs_content = NeedsContent(request->key);
   MessageStore& store = deps_.store;
-  std::vector<std::pair<uint32_t, uint32_t>> known;  // uid -> seq
-  for (size_t i = 0; i < messages_.size(); ++i) {
-    known.emplace_back(messages_[i].uid, static_cast<uint32_t>(i + 1));
-  }
+  const SequenceMap known = messages_;  // read on the blocking pool
   uint64_t max_modseq = 0;
   const SearchKey& root = request->key;
   auto done = co_await WithAccount([&](AccountStore& s) -> Status {
@@ -290,14 +287,12 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
   // The scan runs on the blocking pool: it may read every blob.
   co_await Offload([&] {
     for (const MessageInfo& m : listed) {
-      auto it = std::lower_bound(
-          known.begin(), known.end(), m.uid,
-          [](const auto& pair, uint32_t uid) { return pair.first < uid; });
       // Messages this session has not been told about yet are not
       // searched: their sequence numbers do not exist for the client.
-      if (it == known.end() || it->first != m.uid) continue;
+      auto seq = known.Seq(m.uid);
+      if (!seq) continue;
       SearchTarget target;
-      target.seq = it->second;
+      target.seq = *seq;
       target.info = &m;
       if (needs_content) {
         auto raw = store.blobs().Read(m.blob);
@@ -315,8 +310,8 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
   for (uint32_t uid : matched) {
     if (command.uid) {
       numbers.push_back(uid);
-    } else if (auto index = IndexOfUid(uid)) {
-      numbers.push_back(static_cast<uint32_t>(*index + 1));
+    } else if (auto seq = messages_.Seq(uid)) {
+      numbers.push_back(*seq);
     }
   }
   const SearchReturn& ret = request->ret;

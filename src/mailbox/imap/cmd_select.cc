@@ -2,7 +2,6 @@
 // selected mailbox: Sync() (how others' changes reach the client), and
 // sequence-set resolution.
 #include <algorithm>
-#include <set>
 
 #include "common/log.h"
 #include "mailbox/imap/session.h"
@@ -31,21 +30,13 @@ bool InSet(const SequenceSet& set, uint32_t uid) {
 
 }  // namespace
 
-std::optional<size_t> ImapSession::IndexOfUid(uint32_t uid) const {
-  auto it = std::lower_bound(
-      messages_.begin(), messages_.end(), uid,
-      [](const SessionMessage& m, uint32_t u) { return m.uid < u; });
-  if (it == messages_.end() || it->uid != uid) return std::nullopt;
-  return static_cast<size_t>(it - messages_.begin());
-}
-
 Result<std::vector<uint32_t>> ImapSession::ResolveSet(const SequenceSet& set,
                                                       bool uid) {
   std::vector<uint32_t> out;
   if (set.saved) {
     // RFC 5182 §2.1: "$" is the saved result, minus expunged messages.
     for (uint32_t u : saved_search_) {
-      if (IndexOfUid(u)) out.push_back(u);
+      if (messages_.Contains(u)) out.push_back(u);
     }
     return out;
   }
@@ -54,25 +45,19 @@ Result<std::vector<uint32_t>> ImapSession::ResolveSet(const SequenceSet& set,
     return Fail(ErrorCode::kProtocol, "No messages in mailbox");
   }
 
-  // Turn each range into an index interval, then merge: linear in the
-  // mailbox however many overlapping ranges a client sends.
-  std::vector<std::pair<size_t, size_t>> spans;
-  const size_t count = messages_.size();
+  // Turn each range into an interval of sequence numbers, then merge:
+  // linear in the mailbox however many overlapping ranges a client sends.
+  std::vector<std::pair<uint32_t, uint32_t>> spans;  // [first, last]
+  const uint32_t count = messages_.size();
   for (const UidRange& range : set.ranges) {
     if (uid) {
-      uint32_t max_uid = messages_.back().uid;
+      uint32_t max_uid = messages_.max_uid();
       uint32_t a = range.first == kMaxUid ? max_uid : range.first;
       uint32_t b = range.last == kMaxUid ? max_uid : range.last;
       if (a > b) std::swap(a, b);
-      auto lo = std::lower_bound(
-          messages_.begin(), messages_.end(), a,
-          [](const SessionMessage& m, uint32_t u) { return m.uid < u; });
-      auto hi = std::upper_bound(
-          messages_.begin(), messages_.end(), b,
-          [](uint32_t u, const SessionMessage& m) { return u < m.uid; });
-      if (lo < hi) {
-        spans.emplace_back(lo - messages_.begin(), hi - messages_.begin());
-      }
+      uint32_t first = a == 0 ? 1 : messages_.CountUpTo(a - 1) + 1;
+      uint32_t last = messages_.CountUpTo(b);
+      if (first <= last) spans.emplace_back(first, last);
       continue;
     }
     uint64_t a = range.first == kMaxUid ? count : range.first;
@@ -83,30 +68,34 @@ Result<std::vector<uint32_t>> ImapSession::ResolveSet(const SequenceSet& set,
     if (b > count) {
       return Fail(ErrorCode::kProtocol, "Invalid message sequence number");
     }
-    spans.emplace_back(a - 1, b);
+    spans.emplace_back(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
   }
   std::sort(spans.begin(), spans.end());
-  size_t next = 0;
-  for (const auto& [lo, hi] : spans) {
-    for (size_t i = std::max(lo, next); i < hi; ++i) {
-      out.push_back(messages_[i].uid);
-    }
-    next = std::max(next, hi);
+  uint32_t next = 1;  // the lowest sequence number not yet taken
+  for (const auto& [first, last] : spans) {
+    if (last >= next) messages_.AppendUids(std::max(first, next), last, out);
+    next = std::max(next, last + 1);
   }
   return out;
 }
 
-std::string ImapSession::FlagsFetch(size_t index, bool with_uid) const {
-  const SessionMessage& m = messages_[index];
-  std::string line = std::to_string(index + 1) + " FETCH (";
+std::string ImapSession::FlagsFetch(uint32_t seq, uint32_t uid,
+                                    const std::vector<std::string>& flags,
+                                    uint64_t modseq, bool with_uid) const {
+  std::string line = std::to_string(seq) + " FETCH (";
   // RFC 7162 §3.2.4: with QRESYNC, unsolicited FETCH carries the UID.
   if (with_uid || qresync_enabled_) {
-    line += "UID " + std::to_string(m.uid) + " ";
+    line += "UID " + std::to_string(uid) + " ";
   }
-  line += "FLAGS " + FormatFlags(m.flags);
-  if (condstore_enabled_) line += " MODSEQ (" + std::to_string(m.modseq) + ")";
+  line += "FLAGS " + FormatFlags(flags);
+  if (condstore_enabled_) line += " MODSEQ (" + std::to_string(modseq) + ")";
   line += ")";
   return line;
+}
+
+void ImapSession::FlagsShown(uint32_t uid, uint64_t modseq) {
+  uint64_t& shown = flags_shown_[uid];
+  shown = std::max(shown, modseq);
 }
 
 Task<Status> ImapSession::WithAccount(
@@ -132,10 +121,12 @@ void ImapSession::Deselect() {
   read_only_ = false;
   uidvalidity_ = 0;
   highest_modseq_ = 0;
-  messages_.clear();
+  messages_.Clear();
   pending_expunges_.clear();
+  flags_shown_.clear();
   recent_ = 0;
   saved_search_.clear();
+  saved_search_.shrink_to_fit();
   SetState(ImapState::kAuthenticated);
 }
 
@@ -176,25 +167,26 @@ Task<void> ImapSession::Sync(bool allow_expunge, bool force) {
     }
 
     for (uint32_t uid : changes.vanished) {
-      if (IndexOfUid(uid)) pending_expunges_.insert(uid);
+      if (messages_.Contains(uid)) pending_expunges_.insert(uid);
     }
-    uint32_t max_uid = messages_.empty() ? 0 : messages_.back().uid;
-    for (MessageInfo& m : changes.changed) {
-      if (auto index = IndexOfUid(m.uid)) {
-        SessionMessage& known = messages_[*index];
-        bool report = known.flags != m.flags ||
-                      (condstore_enabled_ && known.modseq != m.modseq);
-        known.flags = std::move(m.flags);
-        known.modseq = m.modseq;
-        if (report && !pending_expunges_.contains(m.uid)) {
-          Untagged(FlagsFetch(*index, false));
+    // Every message here changed after highest_modseq_, so its flags (or
+    // its modseq) are news to the client, unless this session showed them
+    // itself.
+    for (const MessageInfo& m : changes.changed) {
+      if (auto seq = messages_.Seq(m.uid)) {
+        auto shown = flags_shown_.find(m.uid);
+        bool known = shown != flags_shown_.end() && shown->second >= m.modseq;
+        if (!known && !pending_expunges_.contains(m.uid)) {
+          Untagged(FlagsFetch(*seq, m.uid, m.flags, m.modseq, false));
         }
-      } else if (m.uid > max_uid) {
-        messages_.push_back({m.uid, std::move(m.flags), m.modseq});
-        max_uid = m.uid;
+      } else if (m.uid > messages_.max_uid()) {
+        messages_.Append(m.uid);
         ++added;
       }
     }
+    // What this session showed was committed before the read above, so
+    // the read covered all of it.
+    flags_shown_.clear();
     highest_modseq_ = std::max(highest_modseq_, info.highestmodseq);
   }
 
@@ -204,18 +196,14 @@ Task<void> ImapSession::Sync(bool allow_expunge, bool force) {
     if (!qresync_enabled_) {
       // From the highest sequence number down, so that each number sent
       // is still valid when the client applies it (RFC 3501 §7.4.1).
-      for (size_t i = messages_.size(); i-- > 0;) {
-        if (pending_expunges_.contains(messages_[i].uid)) {
-          Untagged(std::to_string(i + 1) + " EXPUNGE");
-        }
+      for (auto uid = gone.rbegin(); uid != gone.rend(); ++uid) {
+        Untagged(std::to_string(*messages_.Seq(*uid)) + " EXPUNGE");
       }
     } else {
       // RFC 7162 §3.2.10: VANISHED replaces EXPUNGE under QRESYNC.
       Untagged("VANISHED " + FormatNumberSet(gone));
     }
-    std::erase_if(messages_, [this](const SessionMessage& m) {
-      return pending_expunges_.contains(m.uid);
-    });
+    messages_.Remove(gone);
     pending_expunges_.clear();
   }
 
@@ -285,7 +273,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   }
 
   FolderStatus status;
-  std::vector<MessageInfo> messages;
+  FolderSummary summary;
   Changes changes;
   seen_generation_ = events_->generation();
   const std::string folder = *name;
@@ -293,9 +281,9 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
     auto st = s.Select(folder);
     if (!st) return Fail(st.error());
     status = std::move(*st);
-    auto list = s.ListMessages(folder);
-    if (!list) return Fail(list.error());
-    messages = std::move(*list);
+    auto sum = s.SummarizeFolder(folder);
+    if (!sum) return Fail(sum.error());
+    summary = std::move(*sum);
     if (qresync && qresync->uidvalidity == status.folder.uidvalidity) {
       auto c = s.ChangesSince(folder, qresync->modseq);
       if (!c) return Fail(c.error());
@@ -316,23 +304,17 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   read_only_ = examine;
   uidvalidity_ = status.folder.uidvalidity;
   highest_modseq_ = status.folder.highestmodseq;
-  messages_.clear();
-  messages_.reserve(messages.size());
-  std::optional<size_t> first_unseen;
-  std::set<std::string> keywords;  // RFC 3501 §7.2.6: listed in FLAGS
-  for (MessageInfo& m : messages) {
-    bool seen =
-        std::find(m.flags.begin(), m.flags.end(), "\\Seen") != m.flags.end();
-    if (!seen && !first_unseen) first_unseen = messages_.size() + 1;
-    for (const std::string& flag : m.flags) {
-      if (!flag.starts_with('\\')) keywords.insert(flag);
+  messages_.Clear();
+  for (const UidRange& run : summary.uids) {
+    for (uint64_t uid = run.first; uid <= run.last; ++uid) {
+      messages_.Append(static_cast<uint32_t>(uid));
     }
-    messages_.push_back({m.uid, std::move(m.flags), m.modseq});
   }
   SetState(ImapState::kSelected);
 
+  // RFC 3501 §7.2.6: keywords in use are listed in FLAGS.
   std::string flags(kSystemFlags);
-  for (const std::string& keyword : keywords) flags += " " + keyword;
+  for (const std::string& keyword : summary.keywords) flags += " " + keyword;
   Untagged("FLAGS (" + flags + ")");
   Untagged(examine ? std::string("OK [PERMANENTFLAGS ()] Read-only mailbox")
                    : "OK [PERMANENTFLAGS (" + flags + " \\*)] Flags permitted");
@@ -341,7 +323,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
   // per-session property that IMAP4rev2 dropped); RECENT counts only
   // messages that arrived while this session had the mailbox selected.
   Untagged("0 RECENT");
-  if (first_unseen) {
+  if (auto first_unseen = messages_.Seq(summary.first_unseen_uid)) {
     Untagged("OK [UNSEEN " + std::to_string(*first_unseen) + "] First unseen");
   }
   Untagged("OK [UIDVALIDITY " + std::to_string(uidvalidity_) + "] UIDs valid");
@@ -361,7 +343,9 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
       Untagged("VANISHED (EARLIER) " + FormatNumberSet(vanished));
     }
     for (const MessageInfo& m : changes.changed) {
-      if (auto index = IndexOfUid(m.uid)) Untagged(FlagsFetch(*index, true));
+      if (auto seq = messages_.Seq(m.uid)) {
+        Untagged(FlagsFetch(*seq, m.uid, m.flags, m.modseq, true));
+      }
     }
   }
   co_return Completion::Ok(examine ? "[READ-ONLY] EXAMINE completed"

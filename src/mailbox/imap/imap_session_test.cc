@@ -484,6 +484,86 @@ TEST_F(ImapSessionTest, ExpungeReachesOtherSessionOnlyAtAllowedMoments) {
   EXPECT_HAS(a->Command("p", "NOOP"), "FETCH (FLAGS (\\Seen))");
 }
 
+TEST_F(ImapSessionTest, OwnFlagChangesAreNotReportedAgainButOthersAre) {
+  StartServer();
+  auto a = Connect();
+  for (int i = 0; i < 3; ++i) Append(*a, "x", "INBOX", kSimple);
+  a->Command("s", "SELECT INBOX");
+  auto b = Connect();
+  b->Command("s", "SELECT INBOX");
+
+  // a's own changes show once, in the command that made them.
+  EXPECT_HAS(a->Command("t", "STORE 1 +FLAGS (\\Flagged)"),
+             "* 1 FETCH (FLAGS (\\Flagged))");
+  EXPECT_HAS(a->Command("t2", "STORE 1 +FLAGS (\\Flagged)"),
+             "* 1 FETCH (FLAGS (\\Flagged))");
+  EXPECT_HAS(a->Command("f", "FETCH 2 (BODY[TEXT])"), "FLAGS (\\Seen)");
+  a->Command("u", "STORE 3 +FLAGS.SILENT (\\Answered)");
+  std::string noop = a->Command("n", "NOOP");
+  EXPECT_LACKS(noop, "FETCH");
+  EXPECT_HAS(noop, "n OK");
+
+  // b is told of each, once.
+  std::string told = b->Command("n", "NOOP");
+  EXPECT_HAS(told, "* 1 FETCH (FLAGS (\\Flagged))");
+  EXPECT_HAS(told, "* 2 FETCH (FLAGS (\\Seen))");
+  EXPECT_HAS(told, "* 3 FETCH (FLAGS (\\Answered))");
+  EXPECT_LACKS(b->Command("o", "NOOP"), "FETCH");
+
+  // A change by b on top of a's own reaches a.
+  b->Command("v", "STORE 1 +FLAGS.SILENT (\\Seen)");
+  EXPECT_HAS(a->Command("p", "NOOP"), "* 1 FETCH (FLAGS (\\Flagged \\Seen))");
+}
+
+TEST_F(ImapSessionTest, SequenceNumbersHoldAcrossUidGapsAndPendingExpunges) {
+  StartServer();
+  auto a = Connect();
+  for (int i = 0; i < 6; ++i) Append(*a, "x", "INBOX", kSimple);
+  EXPECT_HAS(a->Command("c", "CREATE Saved"), "c OK");
+  a->Command("s", "SELECT INBOX");
+  a->Command("t", "STORE 1:3 +FLAGS.SILENT (\\Seen)");
+  a->Command("u", "STORE 2,4 +FLAGS.SILENT (\\Deleted)");
+  a->Command("v", "EXPUNGE");
+
+  // UIDs 1 3 5 6 are sequence numbers 1 to 4; UID 5 is the first unseen.
+  auto b = Connect();
+  std::string select = b->Command("s", "SELECT INBOX");
+  EXPECT_HAS(select, "* 4 EXISTS");
+  EXPECT_HAS(select, "[UNSEEN 3]");
+  std::string fetch = b->Command("f", "FETCH 2:3 UID");
+  EXPECT_HAS(fetch, "* 2 FETCH (UID 3)");
+  EXPECT_HAS(fetch, "* 3 FETCH (UID 5)");
+  std::string uid_fetch = b->Command("g", "UID FETCH 4:* UID");
+  EXPECT_HAS(uid_fetch, "* 3 FETCH (UID 5)");
+  EXPECT_HAS(uid_fetch, "* 4 FETCH (UID 6)");
+  EXPECT_LACKS(uid_fetch, "* 2 FETCH");
+  EXPECT_HAS(b->Command("h", "FETCH 5 UID"), "h BAD");
+
+  // a expunges UIDs 1 and 6; b keeps their numbers until it may be told.
+  a->Command("w", "UID STORE 1,6 +FLAGS.SILENT (\\Deleted)");
+  a->Command("x", "EXPUNGE");
+  std::string kept = b->Command("i", "FETCH 1:4 UID");
+  EXPECT_LACKS(kept, "EXPUNGE");
+  EXPECT_HAS(kept, "* 2 FETCH (UID 3)");
+  EXPECT_HAS(kept, "* 3 FETCH (UID 5)");
+  EXPECT_HAS(b->Command("j", "SEARCH ALL"), "* SEARCH 2 3\r\n");
+  EXPECT_HAS(b->Command("k", "UID SEARCH ALL"), "* SEARCH 3 5\r\n");
+
+  // Told from the highest number down, so each number is still valid.
+  std::string noop = b->Command("n", "NOOP");
+  EXPECT_HAS(noop, "* 4 EXPUNGE\r\n* 1 EXPUNGE\r\n");
+  std::string after = b->Command("l", "FETCH 1:* UID");
+  EXPECT_HAS(after, "* 1 FETCH (UID 3)");
+  EXPECT_HAS(after, "* 2 FETCH (UID 5)");
+  EXPECT_LACKS(after, "* 3 FETCH");
+
+  // MOVE from the middle of the gaps: numbers shift for both sessions.
+  EXPECT_HAS(b->Command("m", "UID MOVE 3 Saved"), "* 1 EXPUNGE");
+  EXPECT_HAS(b->Command("o", "FETCH 1 UID"), "* 1 FETCH (UID 5)");
+  EXPECT_HAS(a->Command("y", "NOOP"), "* 1 EXPUNGE");
+  EXPECT_HAS(a->Command("z", "FETCH 1:* UID"), "* 1 FETCH (UID 5)");
+}
+
 TEST_F(ImapSessionTest, IdleIsWokenByNotifyWithinASecond) {
   StartServer();
   auto client = Connect();

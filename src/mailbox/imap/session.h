@@ -10,12 +10,18 @@
 // whose OK must go out in the clear before the handshake (it sets
 // skip_tagged_).
 //
-// The selected mailbox view. `messages_` is the session's copy of the
-// mailbox: index + 1 is the message sequence number. It changes only in
-// Sync() (new messages, flag changes, expunges reported when allowed),
-// in STORE/FETCH (flags this session set) and in MOVE (messages this
+// The selected mailbox view. `messages_` maps the client's message
+// sequence numbers to UIDs, and `highest_modseq_` says up to which modseq
+// the client has been told of changes; flags and modseqs are not copied
+// per session but read from the store when needed (an IDLE session costs
+// a few bytes per run of UIDs, not per message). The view changes only
+// in Sync() (new messages, expunges reported when allowed, flag changes
+// read as ChangesSince(highest_modseq_)) and in MOVE (messages this
 // session moved away). Expunges seen while they may not be reported wait
 // in `pending_expunges_`; the messages keep their sequence numbers.
+// Flags this session has already shown the client (its own STORE and
+// FETCH \Seen changes) are remembered in `flags_shown_` until the next
+// Sync(), so that Sync() does not report them again.
 //
 // g++ 12 destroys aggregate temporaries inside a co_await expression
 // twice, so values passed to coroutines are built in named locals first.
@@ -26,6 +32,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -37,6 +44,7 @@
 #include "common/net.h"
 #include "mailbox/imap/imap_parser.h"
 #include "mailbox/imap/imap_session.h"
+#include "mailbox/imap/sequence_map.h"
 
 namespace corvus::imap {
 
@@ -59,13 +67,6 @@ struct Completion {
   }
   Kind kind;
   std::string text;  // may start with a response code, "[TRYCREATE] ..."
-};
-
-// One message of the selected mailbox as this session knows it.
-struct SessionMessage {
-  uint32_t uid = 0;
-  std::vector<std::string> flags;
-  uint64_t modseq = 0;
 };
 
 // Quotes `value` as an IMAP string: a quoted string when it can be one,
@@ -196,14 +197,17 @@ class ImapSession {
   // With `force`, reads even if no Notify() was seen.
   Task<void> Sync(bool allow_expunge, bool force);
   void Deselect();
-  // Index of `uid` in messages_, if present.
-  std::optional<size_t> IndexOfUid(uint32_t uid) const;
   // Resolves a sequence set (or UID set if `uid`) against messages_ into
   // UIDs present, ascending. kProtocol for a sequence number that does
   // not exist (RFC 9051 §6.4.4: BAD).
   Result<std::vector<uint32_t>> ResolveSet(const SequenceSet& set, bool uid);
-  // The untagged FETCH for flags of messages_[index].
-  std::string FlagsFetch(size_t index, bool with_uid) const;
+  // The untagged FETCH of the flags (and, with CONDSTORE, the modseq) of
+  // message `seq`, as the store gave them.
+  std::string FlagsFetch(uint32_t seq, uint32_t uid,
+                         const std::vector<std::string>& flags, uint64_t modseq,
+                         bool with_uid) const;
+  // Notes that the client has seen the flags of `uid` as of `modseq`.
+  void FlagsShown(uint32_t uid, uint64_t modseq);
   // Runs `work` with the account's store on the blocking pool.
   Task<Status> WithAccount(std::function<Status(AccountStore&)> work);
   void NotifyChange();
@@ -233,8 +237,9 @@ class ImapSession {
   bool read_only_ = false;
   uint32_t uidvalidity_ = 0;
   uint64_t highest_modseq_ = 0;
-  std::vector<SessionMessage> messages_;
+  SequenceMap messages_;
   std::set<uint32_t> pending_expunges_;
+  std::map<uint32_t, uint64_t> flags_shown_;  // UID -> modseq
   uint32_t recent_ = 0;
   std::vector<uint32_t> saved_search_;  // RFC 5182 "$", UIDs
 };
