@@ -853,8 +853,14 @@ def closing_note(R):
         rb = ir["reference"]["body_msgs_per_s"]["median"]
         cc = ir["corvus"]["server_cpu_s"]["median"]
         rc = ir["reference"]["server_cpu_s"]["median"]
+        sh = (ir["corvus"]["search_header_ms_p50"]["median"] /
+              ir["reference"]["search_header_ms_p50"]["median"])
+        sb = (ir["corvus"]["search_body_ms_p50"]["median"] /
+              ir["reference"]["search_body_ms_p50"]["median"])
         out.append(f"- IMAP read: full bodies {cb / rb:.2f}× the reference's "
-                   f"rate with {cc / rc if rc else 0:.2f}× its server CPU.")
+                   f"rate; header search {sh:.2f}× and body search "
+                   f"{sb:.2f}× its time; {cc / rc if rc else 0:.2f}× its "
+                   "server CPU.")
     else:
         out.append("- IMAP read and idle sessions: not measured for Corvus "
                    "in this run (no IMAP listener), so those targets are "
@@ -878,10 +884,17 @@ def targets(R):
         re_ = ir["reference"]["envelope_msgs_per_s"]["median"]
         cc = ir["corvus"]["server_cpu_s"]["median"]
         rc = ir["reference"]["server_cpu_s"]["median"]
-        met = cb >= rb and ce >= re_ and cc < rc
+        # Searches count as reads too: Corvus's time over the reference's.
+        sh = (ir["corvus"]["search_header_ms_p50"]["median"] /
+              ir["reference"]["search_header_ms_p50"]["median"])
+        sb = (ir["corvus"]["search_body_ms_p50"]["median"] /
+              ir["reference"]["search_body_ms_p50"]["median"])
+        met = cb >= rb and ce >= re_ and sh <= 1 and sb <= 1 and cc < rc
         t.append({"target": "IMAP reads at least as fast, less server CPU",
                   "result": f"bodies {cb / rb:.2f}×, envelopes "
-                  f"{ce / re_:.2f}×, CPU {cc / rc if rc else 0:.2f}×",
+                  f"{ce / re_:.2f}× the rate; header search {sh:.2f}×, "
+                  f"body search {sb:.2f}× the time; CPU "
+                  f"{cc / rc if rc else 0:.2f}×",
                   "met": "yes" if met else "**no**"})
     else:
         t.append({"target": "IMAP reads at least as fast, less server CPU",

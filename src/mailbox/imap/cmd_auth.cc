@@ -141,6 +141,9 @@ Task<Completion> ImapSession::Login(std::string_view user,
   }
   // The account's database may not exist yet (no mail delivered so far).
   account_ = std::move(*account);
+  // Checked already; a long-lived session has no use for it.
+  account_.password_hash.clear();
+  account_.password_hash.shrink_to_fit();
   events_ = std::move(*subscription);
   auto opened = co_await WithAccount([](AccountStore&) { return Status{}; });
   if (!opened) {
