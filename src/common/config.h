@@ -130,6 +130,8 @@ struct QueueConfig {
   int retry_initial_seconds = 60;
   int retry_max_seconds = 3600;
   int max_lifetime_seconds = 5 * 24 * 3600;
+  // Messages delivered at once over the network; in-process deliveries
+  // go in batches beside them.
   int delivery_concurrency = 20;
   // Smart host for every non-local recipient ("host:port"); unset: such
   // mail stays deferred until it expires and bounces.
