@@ -45,12 +45,13 @@ Task<std::vector<mta::SmtpReply>> StoreLmtpDelivery::Deliver(
     if (delivery.recipients.empty()) return;
 
     // Parsed once here so that IMAP never has to parse for ENVELOPE or
-    // BODYSTRUCTURE.
+    // BODYSTRUCTURE, nor open the blob to search its header.
     mime::Message parsed = mime::ParseMessage(data);
     if (parsed.root.envelope) {
       delivery.envelope = mime::ImapEnvelope(*parsed.root.envelope);
     }
     delivery.body_structure = mime::ImapBodyStructure(parsed.root, true);
+    delivery.header_size = parsed.root.header.length;
 
     BatchResult results = group_commit_.Submit(
         delivery, [this](const std::vector<const Delivery*>& batch) {

@@ -19,7 +19,8 @@ using store::Db;
 using store::Stmt;
 using store::Transaction;
 
-constexpr int kSchemaVersion = 1;
+// 1: the first schema. 2: adds message_headers (MigrateToV2).
+constexpr int kSchemaVersion = 2;
 constexpr size_t kMaxFolderName = 512;
 constexpr size_t kMaxFlagLength = 256;
 constexpr std::string_view kDeletedFlag = "\\Deleted";
@@ -83,6 +84,18 @@ CREATE TABLE journal(
   time INTEGER NOT NULL,
   kind TEXT NOT NULL,
   data TEXT NOT NULL
+);
+)sql";
+
+// Schema 2. The header block of each message, for SEARCH (see
+// ListHeaders in account_store.h). The key is HeaderKey(folder_id, uid),
+// so one folder's headers are one stretch of the table's b-tree, read in
+// UID order; a table of its own keeps these bytes out of the messages
+// rows that SELECT and FETCH FLAGS scan.
+constexpr std::string_view kHeadersTable = R"sql(
+CREATE TABLE message_headers(
+  key INTEGER PRIMARY KEY,
+  header BLOB NOT NULL
 );
 )sql";
 
@@ -192,6 +205,12 @@ Error OverQuota(uint64_t quota_bytes) {
                "mailbox over quota",
                {{std::string(kQuotaReasonKey), std::string(kQuotaReason)},
                 {"quota_bytes", std::to_string(quota_bytes)}}};
+}
+
+// The message_headers key of (folder_id, uid): folder ids are small
+// positive integers, UIDs 32 bits.
+int64_t HeaderKey(int64_t folder_id, uint32_t uid) {
+  return (folder_id << 32) | uid;
 }
 
 // --- Small typed accessors used inside transactions. -------------------
@@ -433,6 +452,14 @@ Status InsertMessage(Db& db, int64_t folder_id, const MessageInfo& m) {
       .Run();
 }
 
+Status InsertHeader(Db& db, int64_t folder_id, uint32_t uid,
+                    std::string_view header) {
+  auto stmt =
+      db.Prepare("INSERT INTO message_headers(key, header) VALUES (?, ?)");
+  if (!stmt) return Fail(stmt.error());
+  return stmt->Bind(1, HeaderKey(folder_id, uid)).BindBlob(2, header).Run();
+}
+
 // Removes messages and remembers their UIDs for VANISHED (RFC 7162
 // section 3.2.10), all under `modseq`.
 Status RemoveMessages(Db& db, int64_t folder_id,
@@ -444,10 +471,15 @@ Status RemoveMessages(Db& db, int64_t folder_id,
       "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) "
       "VALUES (?, ?, ?)");
   if (!keep) return Fail(keep.error());
+  auto del_header = db.Prepare("DELETE FROM message_headers WHERE key = ?");
+  if (!del_header) return Fail(del_header.error());
   for (const auto& m : messages) {
     if (auto st =
             del->Bind(1, folder_id).Bind(2, static_cast<int64_t>(m.uid)).Run();
         !st) {
+      return st;
+    }
+    if (auto st = del_header->Bind(1, HeaderKey(folder_id, m.uid)).Run(); !st) {
       return st;
     }
     if (auto st = keep->Bind(1, folder_id)
@@ -461,16 +493,28 @@ Status RemoveMessages(Db& db, int64_t folder_id,
   return {};
 }
 
-// Copies `messages` into `dest` with fresh UIDs under `modseq`; fills
-// `result` and advances dest's counters in the database.
-Status CopyInto(Db& db, const std::vector<MessageInfo>& messages,
-                FolderInfo& dest, uint64_t modseq, CopyResult& result) {
+// Copies `messages` of folder `source_id` into `dest` with fresh UIDs
+// under `modseq`, cached headers included; fills `result` and advances
+// dest's counters in the database.
+Status CopyInto(Db& db, int64_t source_id,
+                const std::vector<MessageInfo>& messages, FolderInfo& dest,
+                uint64_t modseq, CopyResult& result) {
   result.dest_uidvalidity = dest.uidvalidity;
+  auto copy_header = db.Prepare(
+      "INSERT INTO message_headers(key, header) "
+      "SELECT ?, header FROM message_headers WHERE key = ?");
+  if (!copy_header) return Fail(copy_header.error());
   for (MessageInfo m : messages) {
     uint32_t source_uid = m.uid;
     m.uid = dest.uidnext++;
     m.modseq = modseq;
     if (auto st = InsertMessage(db, dest.id, m); !st) return st;
+    if (auto st = copy_header->Bind(1, HeaderKey(dest.id, m.uid))
+                      .Bind(2, HeaderKey(source_id, source_uid))
+                      .Run();
+        !st) {
+      return st;
+    }
     result.uids.emplace_back(source_uid, m.uid);
   }
   dest.highestmodseq = modseq;
@@ -509,7 +553,8 @@ Result<CopyResult> Transfer(Db& db, std::string_view from, const UidSet& uids,
 
   auto modseq = NextModseq(db);
   if (!modseq) return Fail(modseq.error());
-  if (auto st = CopyInto(db, *messages, *dest, *modseq, result); !st) {
+  if (auto st = CopyInto(db, source->id, *messages, *dest, *modseq, result);
+      !st) {
     return Fail(st.error());
   }
   if (move) {
@@ -546,6 +591,7 @@ Status InitSchema(Db& db) {
   auto txn = Transaction::Begin(db);
   if (!txn) return Fail(txn.error());
   if (auto st = db.Exec(kSchema); !st) return st;
+  if (auto st = db.Exec(kHeadersTable); !st) return st;
   for (const auto& d : kDefaultFolders) {
     auto f = CreateFolderIn(db, d.name, d.role);
     if (!f) return Fail(f.error());
@@ -555,6 +601,16 @@ Status InitSchema(Db& db) {
       !st) {
     return st;
   }
+  return txn->Commit();
+}
+
+// Schema 1 to 2: adds the header cache, empty. Messages stored before
+// have no cached header; SEARCH reads their blobs instead.
+Status MigrateToV2(Db& db) {
+  auto txn = Transaction::Begin(db);
+  if (!txn) return Fail(txn.error());
+  if (auto st = db.Exec(kHeadersTable); !st) return st;
+  if (auto st = db.Exec("PRAGMA user_version = 2"); !st) return st;
   return txn->Commit();
 }
 
@@ -672,6 +728,8 @@ Result<std::unique_ptr<AccountStore>> AccountStore::Open(const fs::path& path,
     if (auto st = SyncFolder(path.parent_path().parent_path()); !st) {
       return Fail(st.error());
     }
+  } else if (schema == 1) {
+    if (auto st = MigrateToV2(**db); !st) return Fail(st.error());
   } else if (schema != kSchemaVersion) {
     return Fail(
         Error{ErrorCode::kCorruption,
@@ -801,6 +859,15 @@ Status AccountStore::DeleteFolder(std::string_view name) {
     auto stmt = db_->Prepare(sql);
     if (!stmt) return Fail(stmt.error());
     if (auto st = stmt->Bind(1, f->id).Run(); !st) return st;
+  }
+  auto headers =
+      db_->Prepare("DELETE FROM message_headers WHERE key BETWEEN ? AND ?");
+  if (!headers) return Fail(headers.error());
+  if (auto st = headers->Bind(1, HeaderKey(f->id, 0))
+                    .Bind(2, HeaderKey(f->id, kMaxUid))
+                    .Run();
+      !st) {
+    return st;
   }
   if (auto st = AddUsage(*db_, -bytes, -count); !st) return st;
 
@@ -967,6 +1034,11 @@ Result<std::vector<AppendResult>> AccountStore::Append(
     if (auto st = InsertMessage(*db_, folder->id, row); !st) {
       return Fail(st.error());
     }
+    if (!m.header.empty()) {
+      if (auto st = InsertHeader(*db_, folder->id, row.uid, m.header); !st) {
+        return Fail(st.error());
+      }
+    }
     if (auto st = UpdateFolderCounters(*db_, *folder); !st) {
       return Fail(st.error());
     }
@@ -1012,6 +1084,29 @@ Result<std::vector<MessageInfo>> AccountStore::ListMessages(
   auto f = RequireFolder(*db_, folder);
   if (!f) return Fail(f.error());
   return SelectMessages(*db_, f->id, uids, with_cache);
+}
+
+Result<std::vector<CachedHeader>> AccountStore::ListHeaders(
+    std::string_view folder, const UidSet& uids) {
+  auto f = RequireFolder(*db_, folder);
+  if (!f) return Fail(f.error());
+  auto stmt = db_->Prepare(
+      "SELECT key, header FROM message_headers WHERE key BETWEEN ? AND ? "
+      "ORDER BY key");
+  if (!stmt) return Fail(stmt.error());
+  std::vector<CachedHeader> out;
+  for (UidRange r : NormalizeUidSet(uids)) {
+    stmt->Bind(1, HeaderKey(f->id, r.first)).Bind(2, HeaderKey(f->id, r.last));
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return Fail(row.error());
+      if (!*row) break;
+      out.push_back({static_cast<uint32_t>(stmt->Int(0) & 0xffffffff),
+                     std::string(stmt->View(1))});
+    }
+    stmt->Reset();
+  }
+  return out;
 }
 
 Result<StoreFlagsResult> AccountStore::StoreFlags(

@@ -170,8 +170,8 @@ Result<Stmt> Db::Prepare(std::string_view sql) {
     return Stmt(this, it->second.stmt, &it->second.in_use);
   }
 
-  const bool cache = it == statements_.end() &&
-                     statements_.size() < kMaxCachedStatements;
+  const bool cache =
+      it == statements_.end() && statements_.size() < kMaxCachedStatements;
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                          cache ? SQLITE_PREPARE_PERSISTENT : 0, &stmt,

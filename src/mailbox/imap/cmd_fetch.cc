@@ -182,7 +182,8 @@ std::optional<Completion> AppendItems(std::string& line,
                     : m.body_structure;
         break;
       case FetchAttr::kBody:
-        next() += "BODY " + mime::ImapBodyStructure(loaded.parsed().root, false);
+        next() +=
+            "BODY " + mime::ImapBodyStructure(loaded.parsed().root, false);
         break;
       case FetchAttr::kBodySection:
         AppendSection(next(), "BODY[" + item.section + "]", item, loaded);
@@ -367,8 +368,7 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
   const bool wants_structure = HasAttr(items, FetchAttr::kBodyStructure);
   const bool wants_body = HasAttr(items, FetchAttr::kBody);
   auto needs_bytes = [&](const MessageInfo& m) {
-    return needs_body || wants_body ||
-           (wants_envelope && m.envelope.empty()) ||
+    return needs_body || wants_body || (wants_envelope && m.envelope.empty()) ||
            (wants_structure && m.body_structure.empty());
   };
 
@@ -411,8 +411,7 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
       line = std::to_string(numbers[i]) + " FETCH (";
       auto refused = AppendItems(line, items, m, loaded[i - next]);
       if (refused) co_return *refused;
-      if (flags_changed.contains(m.uid) &&
-          !HasAttr(items, FetchAttr::kFlags)) {
+      if (flags_changed.contains(m.uid) && !HasAttr(items, FetchAttr::kFlags)) {
         line += " FLAGS " + FormatFlags(m.flags);
       }
       line += ")";

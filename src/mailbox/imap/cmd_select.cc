@@ -284,19 +284,21 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
     if (qresync_enabled_) Untagged("OK [CLOSED] Previous mailbox closed");
   }
 
-  FolderStatus status;
+  // The counts of AccountStore::Select() are not needed: EXISTS and
+  // UNSEEN come from the listing, which SELECT reads anyway.
+  FolderInfo info;
   std::vector<MessageInfo> messages;
   Changes changes;
   seen_generation_ = events_->generation();
   const std::string folder = *name;
   auto done = co_await WithAccount([&](AccountStore& s) -> Status {
-    auto st = s.Select(folder);
-    if (!st) return Fail(st.error());
-    status = std::move(*st);
+    auto found = s.GetFolder(folder);
+    if (!found) return Fail(found.error());
+    info = std::move(*found);
     auto list = s.ListMessages(folder);
     if (!list) return Fail(list.error());
     messages = std::move(*list);
-    if (qresync && qresync->uidvalidity == status.folder.uidvalidity) {
+    if (qresync && qresync->uidvalidity == info.uidvalidity) {
       auto c = s.ChangesSince(folder, qresync->modseq);
       if (!c) return Fail(c.error());
       changes = std::move(*c);
@@ -314,8 +316,8 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
 
   folder_ = folder;
   read_only_ = examine;
-  uidvalidity_ = status.folder.uidvalidity;
-  highest_modseq_ = status.folder.highestmodseq;
+  uidvalidity_ = info.uidvalidity;
+  highest_modseq_ = info.highestmodseq;
   messages_.clear();
   messages_.reserve(messages.size());
   std::optional<size_t> first_unseen;
@@ -345,7 +347,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
     Untagged("OK [UNSEEN " + std::to_string(*first_unseen) + "] First unseen");
   }
   Untagged("OK [UIDVALIDITY " + std::to_string(uidvalidity_) + "] UIDs valid");
-  Untagged("OK [UIDNEXT " + std::to_string(status.folder.uidnext) +
+  Untagged("OK [UIDNEXT " + std::to_string(info.uidnext) +
            "] Predicted next UID");
   Untagged("OK [HIGHESTMODSEQ " + std::to_string(highest_modseq_) +
            "] Highest");
