@@ -320,6 +320,31 @@ Result<std::string> BlobStore::Read(std::string_view hash) const {
   return ReadRange(hash, 0, UINT64_MAX);
 }
 
+Result<std::string> BlobStore::Read(std::string_view hash,
+                                    uint64_t expected_size) const {
+  auto opened = OpenForRead(hash);
+  if (!opened) return Fail(opened.error());
+  Fd fd(*opened);
+
+  // Asking for one byte more than expected lets a read that comes back
+  // short say "end of file" by itself (a regular file is read short only
+  // there); a full buffer means the blob is bigger, so read on.
+  std::string out;
+  size_t done = 0;
+  size_t capacity = static_cast<size_t>(expected_size) + 1;
+  while (true) {
+    out.resize(capacity);
+    ssize_t n = ::read(fd.get(), out.data() + done, capacity - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(IoError("cannot read", PathOf(hash), errno));
+    done += static_cast<size_t>(n);
+    if (done < capacity) break;
+    capacity *= 2;
+  }
+  out.resize(done);
+  return out;
+}
+
 Result<std::string> BlobStore::ReadRange(std::string_view hash, uint64_t offset,
                                          uint64_t length) const {
   auto opened = OpenForRead(hash);

@@ -80,9 +80,11 @@ class BlobStore {
   Status PutHashed(std::span<const std::string_view> blobs,
                    std::span<const std::string> hashes);
 
-  // Whole blob, read with one open and one read for a small one.
-  // kNotFound if absent, kInvalid if `hash` is malformed.
+  // Whole blob. kNotFound if absent, kInvalid if `hash` is malformed.
   Result<std::string> Read(std::string_view hash) const;
+  // Whole blob whose size the caller knows (a message row's): one open
+  // and one read(2), no stat. Still right if the size is wrong.
+  Result<std::string> Read(std::string_view hash, uint64_t expected_size) const;
   // Up to `length` bytes starting at `offset`; fewer at the end of the
   // blob, none past it.
   Result<std::string> ReadRange(std::string_view hash, uint64_t offset,

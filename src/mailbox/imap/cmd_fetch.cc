@@ -394,7 +394,7 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
       co_await Offload([&] {
         for (size_t i = next; i < end; ++i) {
           if (!needs_bytes(*targets[i])) continue;
-          auto raw = store.blobs().Read(targets[i]->blob);
+          auto raw = store.blobs().Read(targets[i]->blob, targets[i]->size);
           if (!raw) {
             // Answer for the messages before it, then fail.
             read_error = raw.error();

@@ -148,7 +148,7 @@ class SearchTarget {
   // The stored message; empty if it cannot be read (see unreadable()).
   std::string_view Raw() {
     if (!raw_) {
-      auto read = blobs_.Read(info_.blob);
+      auto read = blobs_.Read(info_.blob, info_.size);
       unreadable_ = !read;
       raw_ = read ? std::move(*read) : std::string();
     }
