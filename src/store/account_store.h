@@ -245,6 +245,12 @@ class AccountStore {
                                                 const UidSet& uids = AllUids(),
                                                 bool with_cache = false);
 
+  // ListMessages without the blob name (left empty) and the cached
+  // renderings, read from a compact index instead of the message rows:
+  // what SELECT and SEARCH need of every message of a folder.
+  Result<std::vector<MessageInfo>> ListSummaries(
+      std::string_view folder, const UidSet& uids = AllUids());
+
   // The cached header blocks of the messages of `folder` in `uids`, in
   // UID order. Messages without one are left out. kNotFound if there is
   // no such folder.

@@ -618,13 +618,47 @@ TEST_F(AccountStoreTest, HeaderCacheFollowsItsMessages) {
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
+TEST_F(AccountStoreTest, SummariesAreTheListingWithoutBlobAndCache) {
+  AppendOne("INBOX", "one", {"\\Seen", "$Label"});
+  AppendOne("INBOX", "two");
+  AppendOne("INBOX", "three", {"\\Flagged"});
+  const std::string seen[] = {"\\Seen"};
+  ASSERT_TRUE(account_->StoreFlags("INBOX", UidSetOf({2}), FlagOp::kAdd, seen));
+
+  for (const UidSet& uids : {AllUids(), UidSet{{3, 2}}, UidSetOf({9})}) {
+    auto full = account_->ListMessages("INBOX", uids, /*with_cache=*/true);
+    auto summaries = account_->ListSummaries("INBOX", uids);
+    ASSERT_TRUE(full && summaries);
+    ASSERT_EQ(summaries->size(), full->size());
+    for (size_t i = 0; i < full->size(); ++i) {
+      const MessageInfo& want = (*full)[i];
+      const MessageInfo& got = (*summaries)[i];
+      EXPECT_EQ(got.uid, want.uid);
+      EXPECT_EQ(got.flags, want.flags) << "uid " << want.uid;
+      EXPECT_EQ(got.modseq, want.modseq) << "uid " << want.uid;
+      EXPECT_EQ(got.size, want.size) << "uid " << want.uid;
+      EXPECT_EQ(got.internal_date, want.internal_date) << "uid " << want.uid;
+      EXPECT_TRUE(got.blob.empty() && got.envelope.empty() &&
+                  got.body_structure.empty());
+    }
+  }
+  auto missing = account_->ListSummaries("Nowhere");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(AccountStoreTest, SchemaOneIsMigratedKeepingItsMessages) {
   uint32_t old_uid = AppendOne("INBOX", "before");
-  // Schema 1 is schema 2 without the header cache.
-  RawSql("DROP TABLE message_headers; PRAGMA user_version = 1;");
+  // Schema 1 is schema 2 without the header cache and summary index.
+  RawSql(
+      "DROP TABLE message_headers; DROP INDEX messages_summary; "
+      "PRAGMA user_version = 1;");
 
   Reopen();
   EXPECT_EQ(Uids("INBOX"), std::vector<uint32_t>{old_uid});
+  auto summaries = account_->ListSummaries("INBOX");
+  ASSERT_TRUE(summaries) << summaries.error().ToString();
+  ASSERT_EQ(summaries->size(), 1u);
   EXPECT_TRUE(Headers("INBOX").empty()) << "old messages have no cache";
   NewMessage m = Message("INBOX", "after");
   m.header = "Subject: after\r\n\r\n";

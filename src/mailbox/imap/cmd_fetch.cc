@@ -316,7 +316,10 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
       seen_result = std::move(*stored);
     }
     if (!wanted.empty()) {
-      auto list = s.ListMessages(folder, wanted, needs_cache);
+      // Without bodies or cached renderings, the compact summaries do.
+      auto list = needs_body || needs_cache
+                      ? s.ListMessages(folder, wanted, needs_cache)
+                      : s.ListSummaries(folder, wanted);
       if (!list) return Fail(list.error());
       listed = std::move(*list);
     }

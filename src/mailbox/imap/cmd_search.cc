@@ -82,6 +82,12 @@ bool NeedsHeader(const SearchKey& key) {
   }
 }
 
+// True if evaluating `key` reads a message body.
+bool NeedsBody(const SearchKey& key) {
+  return key.kind == Kind::kBody || key.kind == Kind::kText ||
+         std::any_of(key.children.begin(), key.children.end(), NeedsBody);
+}
+
 bool UsesModseq(const SearchKey& key) {
   return key.kind == Kind::kModseq ||
          std::any_of(key.children.begin(), key.children.end(), UsesModseq);
@@ -172,6 +178,33 @@ class SearchTarget {
   std::optional<mime::Message> parsed_;
   bool unreadable_ = false;
 };
+
+// Fills in the blob names of the `listed` summaries (UID order) that
+// have no cached header (`headers`, UID order): those are searched from
+// their blobs.
+Status AddBlobNames(AccountStore& store, std::string_view folder,
+                    const std::vector<CachedHeader>& headers,
+                    std::vector<MessageInfo>& listed) {
+  std::vector<uint32_t> uncached;
+  auto header = headers.begin();
+  for (const MessageInfo& m : listed) {
+    while (header != headers.end() && header->uid < m.uid) ++header;
+    if (header == headers.end() || header->uid != m.uid) {
+      uncached.push_back(m.uid);
+    }
+  }
+  if (uncached.empty()) return {};
+  auto full = store.ListMessages(folder, ToUidSet(uncached));
+  if (!full) return Fail(full.error());
+  auto summary = listed.begin();
+  for (MessageInfo& m : *full) {
+    while (summary != listed.end() && summary->uid < m.uid) ++summary;
+    if (summary != listed.end() && summary->uid == m.uid) {
+      summary->blob = std::move(m.blob);
+    }
+  }
+  return {};
+}
 
 // UIDs each sequence-set key stands for, resolved before the scan.
 using ResolvedSets = std::map<const SearchKey*, std::vector<uint32_t>>;
@@ -343,6 +376,7 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
   std::vector<uint32_t> matched;  // UIDs, ascending
   const std::string folder = folder_;
   const bool needs_header = NeedsHeader(request->key);
+  const bool needs_body = NeedsBody(request->key);
   const BlobStore& blobs = deps_.store.blobs();
   uint64_t max_modseq = 0;
   const SearchKey& root = request->key;
@@ -355,14 +389,18 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
     std::vector<MessageInfo> listed;
     std::vector<CachedHeader> headers;
     auto done = co_await WithAccount([&](AccountStore& s) -> Status {
-      auto list = s.ListMessages(folder, chunk);
+      // Only a blob read needs the blob name; the rest is in the compact
+      // summaries.
+      auto list = needs_body ? s.ListMessages(folder, chunk)
+                             : s.ListSummaries(folder, chunk);
       if (!list) return Fail(list.error());
       listed = std::move(*list);
       if (!needs_header) return Status{};
       auto cached = s.ListHeaders(folder, chunk);
       if (!cached) return Fail(cached.error());
       headers = std::move(*cached);
-      return Status{};
+      if (needs_body) return Status{};
+      return AddBlobNames(s, folder, headers, listed);
     });
     if (!done) co_return StoreFailure(done.error());
 

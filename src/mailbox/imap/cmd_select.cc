@@ -295,7 +295,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
     auto found = s.GetFolder(folder);
     if (!found) return Fail(found.error());
     info = std::move(*found);
-    auto list = s.ListMessages(folder);
+    auto list = s.ListSummaries(folder);
     if (!list) return Fail(list.error());
     messages = std::move(*list);
     if (qresync && qresync->uidvalidity == info.uidvalidity) {
