@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -439,6 +440,27 @@ MessageInfo ReadMessage(const Stmt& stmt, bool with_cache) {
   return m;
 }
 
+// Runs `stmt`, whose parameters are a folder id and a first and last
+// UID, once per range of `uids`, and returns read(row) of every row.
+Result<std::vector<MessageInfo>> ReadUidRanges(
+    Stmt& stmt, int64_t folder_id, const UidSet& uids,
+    const std::function<MessageInfo(const Stmt&)>& read) {
+  std::vector<MessageInfo> out;
+  for (UidRange r : NormalizeUidSet(uids)) {
+    stmt.Bind(1, folder_id)
+        .Bind(2, static_cast<int64_t>(r.first))
+        .Bind(3, static_cast<int64_t>(r.last));
+    while (true) {
+      auto row = stmt.Step();
+      if (!row) return Fail(row.error());
+      if (!*row) break;
+      out.push_back(read(stmt));
+    }
+    stmt.Reset();
+  }
+  return out;
+}
+
 Result<std::vector<MessageInfo>> SelectMessages(Db& db, int64_t folder_id,
                                                 const UidSet& uids,
                                                 bool with_cache) {
@@ -448,20 +470,9 @@ Result<std::vector<MessageInfo>> SelectMessages(Db& db, int64_t folder_id,
                  " FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? "
                  "ORDER BY uid");
   if (!stmt) return Fail(stmt.error());
-  std::vector<MessageInfo> out;
-  for (UidRange r : NormalizeUidSet(uids)) {
-    stmt->Bind(1, folder_id)
-        .Bind(2, static_cast<int64_t>(r.first))
-        .Bind(3, static_cast<int64_t>(r.last));
-    while (true) {
-      auto row = stmt->Step();
-      if (!row) return Fail(row.error());
-      if (!*row) break;
-      out.push_back(ReadMessage(*stmt, with_cache));
-    }
-    stmt->Reset();
-  }
-  return out;
+  return ReadUidRanges(*stmt, folder_id, uids, [with_cache](const Stmt& row) {
+    return ReadMessage(row, with_cache);
+  });
 }
 
 Status InsertMessage(Db& db, int64_t folder_id, const MessageInfo& m) {
@@ -1132,20 +1143,7 @@ Result<std::vector<MessageInfo>> AccountStore::ListSummaries(
                            "WHERE folder_id = ? AND uid BETWEEN ? AND ? "
                            "ORDER BY uid");
   if (!stmt) return Fail(stmt.error());
-  std::vector<MessageInfo> out;
-  for (UidRange r : NormalizeUidSet(uids)) {
-    stmt->Bind(1, f->id)
-        .Bind(2, static_cast<int64_t>(r.first))
-        .Bind(3, static_cast<int64_t>(r.last));
-    while (true) {
-      auto row = stmt->Step();
-      if (!row) return Fail(row.error());
-      if (!*row) break;
-      out.push_back(ReadSummary(*stmt));
-    }
-    stmt->Reset();
-  }
-  return out;
+  return ReadUidRanges(*stmt, f->id, uids, ReadSummary);
 }
 
 Result<std::vector<CachedHeader>> AccountStore::ListHeaders(

@@ -407,8 +407,10 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
     // On the blocking pool: it may read blobs.
     co_await Offload([&] {
       auto header = headers.begin();
+      size_t known = begin;  // messages_ and listed are both in UID order
       for (const MessageInfo& m : listed) {
-        if (!IndexOfUid(m.uid)) continue;
+        while (known < end && messages_[known].uid < m.uid) ++known;
+        if (known == end || messages_[known].uid != m.uid) continue;
         while (header != headers.end() && header->uid < m.uid) ++header;
         const bool cached = header != headers.end() && header->uid == m.uid;
         SearchTarget target(m, cached ? &header->header : nullptr, blobs);
