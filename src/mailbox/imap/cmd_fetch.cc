@@ -24,8 +24,9 @@ namespace corvus::imap {
 namespace {
 
 // Bytes of stored messages read per trip to the blocking pool; a bigger
-// message is read alone.
-constexpr uint64_t kBatchBytes = 1 << 20;
+// message is read alone. Small enough that the first responses are on
+// their way (and the client busy with them) while the next batch is read.
+constexpr uint64_t kBatchBytes = 256 * 1024;
 // Messages per trip, whatever their size; bounds the batch's bookkeeping.
 constexpr size_t kBatchMessages = 512;
 
