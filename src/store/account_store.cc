@@ -1169,6 +1169,38 @@ Result<std::vector<CachedHeader>> AccountStore::ListHeaders(
   return out;
 }
 
+Status AccountStore::CacheHeaders(std::string_view folder,
+                                  std::span<const CachedHeader> headers) {
+  if (headers.empty()) return {};
+  // WAL with synchronous=NORMAL stays consistent through a crash; it may
+  // only lose this commit, which the next FULL one would have flushed.
+  if (auto st = DeferFlushes(true); !st) return st;
+  auto written = [&]() -> Status {
+    auto txn = Transaction::Begin(*db_);
+    if (!txn) return Fail(txn.error());
+    auto f = RequireFolder(*db_, folder);
+    if (!f) return Fail(f.error());
+    auto insert = db_->Prepare(
+        "INSERT OR IGNORE INTO message_headers(key, header) "
+        "SELECT ?, ? WHERE EXISTS "
+        "(SELECT 1 FROM messages WHERE folder_id = ? AND uid = ?)");
+    if (!insert) return Fail(insert.error());
+    for (const CachedHeader& h : headers) {
+      if (auto st = insert->Bind(1, HeaderKey(f->id, h.uid))
+                        .BindBlob(2, h.header)
+                        .Bind(3, f->id)
+                        .Bind(4, static_cast<int64_t>(h.uid))
+                        .Run();
+          !st) {
+        return st;
+      }
+    }
+    return txn->Commit();
+  }();
+  if (auto st = DeferFlushes(false); !st) return st;
+  return written;
+}
+
 Result<StoreFlagsResult> AccountStore::StoreFlags(
     std::string_view folder, const UidSet& uids, FlagOp op,
     std::span<const std::string> flags,

@@ -26,7 +26,7 @@
 // cache of the blob, not data of its own: it is not in the journal (a
 // replay may rebuild it from the blob or go without), and a message
 // without one (stored before schema 2, or appended without it) is
-// searched from its blob.
+// searched from its blob, which fills the cache (CacheHeaders).
 //
 // Folder names are opaque UTF-8 strings with '/' as the hierarchy
 // delimiter; "INBOX" is matched case-insensitively (RFC 3501 section
@@ -256,6 +256,13 @@ class AccountStore {
   // no such folder.
   Result<std::vector<CachedHeader>> ListHeaders(std::string_view folder,
                                                 const UidSet& uids = AllUids());
+
+  // Fills the header cache of messages of `folder` that have none (the
+  // caller read their blobs anyway, e.g. to search them). Entries for
+  // UIDs that are gone, or already cached, are skipped. A cache write: its
+  // flush is left to the next commit, since losing it loses nothing.
+  Status CacheHeaders(std::string_view folder,
+                      std::span<const CachedHeader> headers);
 
   // STORE / UID STORE. Messages whose flags would not change keep their
   // modseq. With `unchanged_since`, a message whose modseq is above it is

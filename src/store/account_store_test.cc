@@ -618,6 +618,33 @@ TEST_F(AccountStoreTest, HeaderCacheFollowsItsMessages) {
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
+TEST_F(AccountStoreTest, CacheHeadersFillsOnlyWhatIsMissing) {
+  NewMessage cached = Message("INBOX", "one");
+  cached.header = "Subject: one\r\n\r\n";
+  std::vector<NewMessage> batch = {cached, Message("INBOX", "two"),
+                                   Message("INBOX", "three")};
+  ASSERT_TRUE(account_->Append(batch, 0));
+  const std::string deleted[] = {"\\Deleted"};
+  ASSERT_TRUE(
+      account_->StoreFlags("INBOX", UidSetOf({3}), FlagOp::kAdd, deleted));
+  ASSERT_TRUE(account_->Expunge("INBOX"));
+
+  const CachedHeader fill[] = {{1, "Subject: replaced?\r\n\r\n"},
+                               {2, "Subject: two\r\n\r\n"},
+                               {3, "Subject: expunged\r\n\r\n"},
+                               {9, "Subject: never was\r\n\r\n"}};
+  ASSERT_TRUE(account_->CacheHeaders("INBOX", fill));
+  EXPECT_EQ(Headers("INBOX"),
+            (HeaderList{{1, cached.header}, {2, "Subject: two\r\n\r\n"}}));
+  EXPECT_EQ(HeaderRows(), 2) << "rows for UIDs that do not exist";
+
+  // Still a durable store afterwards: the next change commits as usual.
+  AppendOne("INBOX", "four");
+  Reopen();
+  EXPECT_EQ(Headers("INBOX").size(), 2u);
+  EXPECT_FALSE(account_->CacheHeaders("Nowhere", fill));
+}
+
 TEST_F(AccountStoreTest, SummariesAreTheListingWithoutBlobAndCache) {
   AppendOne("INBOX", "one", {"\\Seen", "$Label"});
   AppendOne("INBOX", "two");

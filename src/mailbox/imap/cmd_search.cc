@@ -170,6 +170,13 @@ class SearchTarget {
   // the result, whatever the query said of its empty stand-in.
   bool unreadable() const { return unreadable_; }
 
+  // The header block taken from the blob for want of a cached one, if
+  // the blob was read: what the header cache should get.
+  std::optional<std::string_view> HeaderToCache() {
+    if (cached_header_ != nullptr || !raw_ || unreadable_) return {};
+    return Header();
+  }
+
  private:
   const MessageInfo& info_;
   const std::string* cached_header_;
@@ -388,6 +395,7 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
     const UidSet chunk = {{messages_[begin].uid, messages_[end - 1].uid}};
     std::vector<MessageInfo> listed;
     std::vector<CachedHeader> headers;
+    std::vector<CachedHeader> to_cache;
     auto done = co_await WithAccount([&](AccountStore& s) -> Status {
       // Only a blob read needs the blob name; the rest is in the compact
       // summaries.
@@ -418,8 +426,22 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
           matched.push_back(m.uid);
           max_modseq = std::max(max_modseq, m.modseq);
         }
+        if (auto found = target.HeaderToCache(); found && needs_header) {
+          to_cache.push_back({m.uid, std::string(*found)});
+        }
       }
     });
+
+    // Messages stored before the header cache existed get their entry
+    // now, so that the next header search need not read their blobs.
+    if (to_cache.empty()) continue;
+    auto cached = co_await WithAccount([&](AccountStore& s) -> Status {
+      return s.CacheHeaders(folder, to_cache);
+    });
+    if (!cached) {
+      conn_.log().Warning("imap_header_cache_failed",
+                          {{"error", cached.error().ToString()}});
+    }
   }
 
   std::vector<uint32_t> numbers;

@@ -431,8 +431,8 @@ TEST_F(ImapSessionTest, StoreFlagsAndSearch) {
 
 // SEARCH reads header fields from the store's header cache when a message
 // has one (APPEND writes it) and from the blob when not (this Deliver()
-// leaves it out, as a message stored before the cache existed); both
-// must answer alike.
+// leaves it out, as a message stored before the cache existed), filling
+// the cache; both must answer alike.
 TEST_F(ImapSessionTest, HeaderSearchAgreesWithAndWithoutCachedHeaders) {
   StartServer();
   auto client = Connect();
@@ -470,7 +470,18 @@ TEST_F(ImapSessionTest, HeaderSearchAgreesWithAndWithoutCachedHeaders) {
     EXPECT_HAS(got, c.want) << c.query;
   }
 
-  // A copy keeps answering from its cached header, or its blob.
+  // The searches filled the cache of the two delivered without one.
+  {
+    auto account = store_->OpenAccount(alice_.id, false);
+    ASSERT_TRUE(account);
+    auto headers = (*account)->ListHeaders("INBOX");
+    ASSERT_TRUE(headers);
+    ASSERT_EQ(headers->size(), 4u);
+    EXPECT_EQ((*headers)[1].header,
+              kSimple.substr(0, kSimple.find("\r\n\r\n") + 4));
+  }
+
+  // A copy keeps answering from its cached header.
   EXPECT_HAS(client->Command("c", "COPY 1:4 Archive"), "c OK");
   client->Command("d", "SELECT Archive");
   EXPECT_HAS(client->Command("e", "SEARCH SUBJECT hello"), "* SEARCH 1 2\r\n");
