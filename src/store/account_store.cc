@@ -20,7 +20,8 @@ using store::Db;
 using store::Stmt;
 using store::Transaction;
 
-// 1: the first schema. 2: adds message_headers (MigrateToV2).
+// 1: the first schema. 2: adds the header cache and the summary index
+// (kSchemaV2, MigrateToV2).
 constexpr int kSchemaVersion = 2;
 constexpr size_t kMaxFolderName = 512;
 // Of an account database, mapped for reading (see Open): room for some
