@@ -120,6 +120,11 @@ class TcpConnection final : public Connection,
       peer_port_ = peer.port();
       peer_is_loopback_ = address.is_loopback();
     }
+    // Output is already gathered into whole replies by Queue()/Flush().
+    // Nagle's algorithm would hold back the short last segment of a reply
+    // (an IMAP tagged OK after a long FETCH) until the peer acknowledges
+    // the rest, which a delayed ACK puts off by up to 40 ms.
+    socket_.set_option(tcp::no_delay(true), ec);
     log_ = server_log.With("listener", listener)
                .With("conn", std::to_string(id_))
                .With("peer", FormatPeer("", peer_address_));

@@ -44,12 +44,13 @@ StoreLmtpDelivery::Pending StoreLmtpDelivery::Prepare(
   if (delivery.recipients.empty()) return pending;
 
   // Parsed once here so that IMAP never has to parse for ENVELOPE or
-  // BODYSTRUCTURE.
+  // BODYSTRUCTURE, nor open the blob to search its header.
   mime::Message parsed = mime::ParseMessage(data);
   if (parsed.root.envelope) {
     delivery.envelope = mime::ImapEnvelope(*parsed.root.envelope);
   }
   delivery.body_structure = mime::ImapBodyStructure(parsed.root, true);
+  delivery.header_size = parsed.root.header.length;
   return pending;
 }
 

@@ -3,6 +3,7 @@
 
 #include <gmime/gmime.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -24,8 +25,17 @@ struct GFreeDeleter {
 }  // namespace
 
 std::string DecodeHeaderText(std::string_view text) {
-  EnsureGmime();
   std::string unfolded = Unfold(text);
+  // Plain ASCII without an encoded word comes back from GMime as it went
+  // in (white space included); SEARCH decodes a header field of every
+  // message, so skip the library's tokenising and allocations for it.
+  bool plain = unfolded.find("=?") == std::string::npos &&
+               std::all_of(unfolded.begin(), unfolded.end(), [](char c) {
+                 return c != '\0' && static_cast<unsigned char>(c) < 0x80;
+               });
+  if (plain) return unfolded;
+
+  EnsureGmime();
   std::unique_ptr<char, GFreeDeleter> decoded(
       g_mime_utils_header_decode_text(nullptr, unfolded.c_str()));
   if (!decoded) return unfolded;

@@ -22,11 +22,21 @@ TEST(DecodeHeaderText, DecodesEncodedWords) {
       {"BEncodingLatin1", "=?iso-8859-1?b?Y2Fm6Q==?=", "caf\xc3\xa9"},
       {"AdjacentWordsJoin", "=?utf-8?q?a?= =?utf-8?q?b?=", "ab"},
       {"FoldedText", "a\r\n b", "a b"},
+      // Plain ASCII comes back unfolded, ends trimmed, inner white space
+      // kept, as GMime gives it.
+      {"InnerWhiteSpaceKept", "  two  spaces\ttab ", "two  spaces\ttab"},
+      {"LoneMarkersAreText", " =? not encoded ?= a=b", "=? not encoded ?= a=b"},
+      {"SpecialsAreText", "(c) \"q\" <a@b>", "(c) \"q\" <a@b>"},
+      {"Empty", "", ""},
+      {"EncodedWordAmidText", "re: =?utf-8?q?caf=C3=A9?= now",
+       "re: caf\xc3\xa9 now"},
   };
   for (const Case& c : cases) {
     std::string got = DecodeHeaderText(c.in);
     EXPECT_EQ(got, c.want) << c.name << ": got " << got << ", want " << c.want;
   }
+  // Text after a NUL is dropped, with or without an encoded word.
+  EXPECT_EQ(DecodeHeaderText(std::string("ab\0cd", 5)), "ab");
 }
 
 TEST(PartFilename, DecodesRfc2231AndFallsBackToName) {

@@ -298,6 +298,10 @@ std::optional<std::string_view> Part::FindParam(std::string_view name) const {
 
 Message ParseMessage(std::string_view raw) { return Walker(raw).Run(); }
 
+ByteRange MessageHeaderRange(std::string_view raw) {
+  return SplitEntity(raw, 0, raw.size()).header;
+}
+
 Envelope ParseEnvelope(std::string_view header) {
   return ParseEnvelopeFields(SplitHeader(header));
 }

@@ -139,6 +139,11 @@ Message ParseMessage(std::string_view raw);
 // Builds the envelope of a message header block.
 Envelope ParseEnvelope(std::string_view header);
 
+// The message header block of `raw` (the empty line that ends it
+// included): exactly ParseMessage(raw).root.header, found without
+// parsing anything else. Always starts at offset 0.
+ByteRange MessageHeaderRange(std::string_view raw);
+
 }  // namespace corvus::mime
 
 #endif  // CORVUS_MIME_MESSAGE_H_

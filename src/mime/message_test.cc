@@ -279,5 +279,31 @@ TEST(ParseMessage, BoundsPartCount) {
   EXPECT_GE(m.root.children.size(), 1u);
 }
 
+TEST(MessageHeaderRange, AgreesWithTheParser) {
+  struct Case {
+    const char* label;
+    std::string raw;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"crlf message", Crlf(kNested),
+       "From: a@b\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n"
+       "\r\n"},
+      {"bare lf", "Subject: x\n\nbody\n", "Subject: x\n\n"},
+      {"folded field", "Subject: a\r\n b\r\n\r\nbody",
+       "Subject: a\r\n b\r\n\r\n"},
+      {"no blank line, body line ends it", "Subject: x\r\nnot a header\r\n",
+       "Subject: x\r\n"},
+      {"header only", "Subject: x\r\n", "Subject: x\r\n"},
+      {"empty header", "\r\nbody", "\r\n"},
+      {"empty message", "", ""},
+  };
+  for (const Case& c : cases) {
+    ByteRange got = MessageHeaderRange(c.raw);
+    EXPECT_EQ(got.Of(c.raw), c.want) << c.label << ": got " << got.Of(c.raw);
+    EXPECT_EQ(got, ParseMessage(c.raw).root.header) << c.label;
+  }
+}
+
 }  // namespace
 }  // namespace corvus::mime

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -20,8 +21,14 @@ using store::Db;
 using store::Stmt;
 using store::Transaction;
 
-constexpr int kSchemaVersion = 1;
+// 1: the first schema. 2: adds the header cache and the summary index
+// (kSchemaV2, MigrateToV2).
+constexpr int kSchemaVersion = 2;
 constexpr size_t kMaxFolderName = 512;
+// Of an account database, mapped for reading (see Open): room for some
+// 100,000 small messages. Address space only; the pages are the kernel's
+// page cache, shared, not a copy per account.
+constexpr int64_t kMmapBytes = 256 << 20;
 constexpr size_t kMaxFlagLength = 256;
 constexpr std::string_view kDeletedFlag = "\\Deleted";
 constexpr std::string_view kSeenFlag = "\\Seen";
@@ -86,6 +93,25 @@ CREATE TABLE journal(
   kind TEXT NOT NULL,
   data TEXT NOT NULL
 );
+)sql";
+
+// Schema 2 adds:
+// - message_headers: the header block of each message, for SEARCH (see
+//   ListHeaders in account_store.h). The key is HeaderKey(folder_id,
+//   uid), so one folder's headers are one stretch of the table's b-tree,
+//   read in UID order; a table of its own keeps these bytes out of the
+//   message rows.
+// - messages_summary: a covering index of what SELECT and SEARCH read of
+//   every message of a folder (ListSummaries). The message rows carry the
+//   cached ENVELOPE and BODYSTRUCTURE, some 500 bytes each, so a scan of
+//   the rows reads ten times the pages a scan of this index does.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE message_headers(
+  key INTEGER PRIMARY KEY,
+  header BLOB NOT NULL
+);
+CREATE INDEX messages_summary
+  ON messages(folder_id, uid, flags, modseq, size, internal_date);
 )sql";
 
 constexpr AccountStore::DefaultFolder kDefaultFolders[] = {
@@ -194,6 +220,12 @@ Error OverQuota(uint64_t quota_bytes) {
                "mailbox over quota",
                {{std::string(kQuotaReasonKey), std::string(kQuotaReason)},
                 {"quota_bytes", std::to_string(quota_bytes)}}};
+}
+
+// The message_headers key of (folder_id, uid): folder ids are small
+// positive integers, UIDs 32 bits.
+int64_t HeaderKey(int64_t folder_id, uint32_t uid) {
+  return (folder_id << 32) | uid;
 }
 
 // --- Small typed accessors used inside transactions. -------------------
@@ -375,9 +407,26 @@ Result<FolderInfo> CreateFolderIn(Db& db, std::string_view name,
   return f;
 }
 
+// The columns ReadMessage() reads; the cached renderings last, so that a
+// listing without them (most) selects only the first six and SQLite
+// need not decode the big ones.
 constexpr std::string_view kMessageColumns =
-    "uid, blob, size, internal_date, flags, modseq, envelope, "
-    "body_structure";
+    "uid, blob, size, internal_date, flags, modseq";
+constexpr std::string_view kCacheColumns = ", envelope, body_structure";
+
+// What ListSummaries reads, all in the messages_summary index.
+constexpr std::string_view kSummaryColumns =
+    "uid, flags, modseq, size, internal_date";
+
+MessageInfo ReadSummary(const Stmt& stmt) {
+  MessageInfo m;
+  m.uid = static_cast<uint32_t>(stmt.Int(0));
+  m.flags = SplitFlags(stmt.View(1));
+  m.modseq = static_cast<uint64_t>(stmt.Int(2));
+  m.size = static_cast<uint64_t>(stmt.Int(3));
+  m.internal_date = stmt.Int(4);
+  return m;
+}
 
 MessageInfo ReadMessage(const Stmt& stmt, bool with_cache) {
   MessageInfo m;
@@ -394,27 +443,39 @@ MessageInfo ReadMessage(const Stmt& stmt, bool with_cache) {
   return m;
 }
 
-Result<std::vector<MessageInfo>> SelectMessages(Db& db, int64_t folder_id,
-                                                const UidSet& uids,
-                                                bool with_cache) {
-  auto stmt = db.Prepare("SELECT " + std::string(kMessageColumns) +
-                         " FROM messages WHERE folder_id = ? AND uid "
-                         "BETWEEN ? AND ? ORDER BY uid");
-  if (!stmt) return Fail(stmt.error());
+// Runs `stmt`, whose parameters are a folder id and a first and last
+// UID, once per range of `uids`, and returns read(row) of every row.
+Result<std::vector<MessageInfo>> ReadUidRanges(
+    Stmt& stmt, int64_t folder_id, const UidSet& uids,
+    const std::function<MessageInfo(const Stmt&)>& read) {
   std::vector<MessageInfo> out;
   for (UidRange r : NormalizeUidSet(uids)) {
-    stmt->Bind(1, folder_id)
+    stmt.Bind(1, folder_id)
         .Bind(2, static_cast<int64_t>(r.first))
         .Bind(3, static_cast<int64_t>(r.last));
     while (true) {
-      auto row = stmt->Step();
+      auto row = stmt.Step();
       if (!row) return Fail(row.error());
       if (!*row) break;
-      out.push_back(ReadMessage(*stmt, with_cache));
+      out.push_back(read(stmt));
     }
-    stmt->Reset();
+    stmt.Reset();
   }
   return out;
+}
+
+Result<std::vector<MessageInfo>> SelectMessages(Db& db, int64_t folder_id,
+                                                const UidSet& uids,
+                                                bool with_cache) {
+  auto stmt =
+      db.Prepare("SELECT " + std::string(kMessageColumns) +
+                 std::string(with_cache ? kCacheColumns : "") +
+                 " FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? "
+                 "ORDER BY uid");
+  if (!stmt) return Fail(stmt.error());
+  return ReadUidRanges(*stmt, folder_id, uids, [with_cache](const Stmt& row) {
+    return ReadMessage(row, with_cache);
+  });
 }
 
 Status InsertMessage(Db& db, int64_t folder_id, const MessageInfo& m) {
@@ -435,6 +496,14 @@ Status InsertMessage(Db& db, int64_t folder_id, const MessageInfo& m) {
       .Run();
 }
 
+Status InsertHeader(Db& db, int64_t folder_id, uint32_t uid,
+                    std::string_view header) {
+  auto stmt =
+      db.Prepare("INSERT INTO message_headers(key, header) VALUES (?, ?)");
+  if (!stmt) return Fail(stmt.error());
+  return stmt->Bind(1, HeaderKey(folder_id, uid)).BindBlob(2, header).Run();
+}
+
 // Removes messages and remembers their UIDs for VANISHED (RFC 7162
 // section 3.2.10), all under `modseq`.
 Status RemoveMessages(Db& db, int64_t folder_id,
@@ -446,10 +515,15 @@ Status RemoveMessages(Db& db, int64_t folder_id,
       "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) "
       "VALUES (?, ?, ?)");
   if (!keep) return Fail(keep.error());
+  auto del_header = db.Prepare("DELETE FROM message_headers WHERE key = ?");
+  if (!del_header) return Fail(del_header.error());
   for (const auto& m : messages) {
     if (auto st =
             del->Bind(1, folder_id).Bind(2, static_cast<int64_t>(m.uid)).Run();
         !st) {
+      return st;
+    }
+    if (auto st = del_header->Bind(1, HeaderKey(folder_id, m.uid)).Run(); !st) {
       return st;
     }
     if (auto st = keep->Bind(1, folder_id)
@@ -463,16 +537,28 @@ Status RemoveMessages(Db& db, int64_t folder_id,
   return {};
 }
 
-// Copies `messages` into `dest` with fresh UIDs under `modseq`; fills
-// `result` and advances dest's counters in the database.
-Status CopyInto(Db& db, const std::vector<MessageInfo>& messages,
-                FolderInfo& dest, uint64_t modseq, CopyResult& result) {
+// Copies `messages` of folder `source_id` into `dest` with fresh UIDs
+// under `modseq`, cached headers included; fills `result` and advances
+// dest's counters in the database.
+Status CopyInto(Db& db, int64_t source_id,
+                const std::vector<MessageInfo>& messages, FolderInfo& dest,
+                uint64_t modseq, CopyResult& result) {
   result.dest_uidvalidity = dest.uidvalidity;
+  auto copy_header = db.Prepare(
+      "INSERT INTO message_headers(key, header) "
+      "SELECT ?, header FROM message_headers WHERE key = ?");
+  if (!copy_header) return Fail(copy_header.error());
   for (MessageInfo m : messages) {
     uint32_t source_uid = m.uid;
     m.uid = dest.uidnext++;
     m.modseq = modseq;
     if (auto st = InsertMessage(db, dest.id, m); !st) return st;
+    if (auto st = copy_header->Bind(1, HeaderKey(dest.id, m.uid))
+                      .Bind(2, HeaderKey(source_id, source_uid))
+                      .Run();
+        !st) {
+      return st;
+    }
     result.uids.emplace_back(source_uid, m.uid);
   }
   dest.highestmodseq = modseq;
@@ -511,7 +597,8 @@ Result<CopyResult> Transfer(Db& db, std::string_view from, const UidSet& uids,
 
   auto modseq = NextModseq(db);
   if (!modseq) return Fail(modseq.error());
-  if (auto st = CopyInto(db, *messages, *dest, *modseq, result); !st) {
+  if (auto st = CopyInto(db, source->id, *messages, *dest, *modseq, result);
+      !st) {
     return Fail(st.error());
   }
   if (move) {
@@ -548,6 +635,7 @@ Status InitSchema(Db& db) {
   auto txn = Transaction::Begin(db);
   if (!txn) return Fail(txn.error());
   if (auto st = db.Exec(kSchema); !st) return st;
+  if (auto st = db.Exec(kSchemaV2); !st) return st;
   for (const auto& d : kDefaultFolders) {
     auto f = CreateFolderIn(db, d.name, d.role);
     if (!f) return Fail(f.error());
@@ -557,6 +645,17 @@ Status InitSchema(Db& db) {
       !st) {
     return st;
   }
+  return txn->Commit();
+}
+
+// Schema 1 to 2: adds the header cache, empty, and the summary index.
+// Messages stored before have no cached header; SEARCH reads their blobs
+// instead.
+Status MigrateToV2(Db& db) {
+  auto txn = Transaction::Begin(db);
+  if (!txn) return Fail(txn.error());
+  if (auto st = db.Exec(kSchemaV2); !st) return st;
+  if (auto st = db.Exec("PRAGMA user_version = 2"); !st) return st;
   return txn->Commit();
 }
 
@@ -646,9 +745,15 @@ Result<std::unique_ptr<AccountStore>> AccountStore::Open(const fs::path& path,
       path, create ? Db::Mode::kReadWriteCreate : Db::Mode::kReadWrite);
   if (!db) return Fail(db.error());
   // WAL with synchronous=FULL: each COMMIT flushes the log, so a commit
-  // that returned is durable (invariant 1 rests on this).
+  // that returned is durable (invariant 1 rests on this). Reads go
+  // through a memory map of up to kMmapBytes of the file: a SELECT or
+  // SEARCH scans every row of a folder, and SQLite's own page cache
+  // (2 MiB) would read each page of a large one with a pread(2) call
+  // every time. Writes still go through write(2) and the WAL.
   if (auto st = (*db)->Exec("PRAGMA journal_mode = WAL; "
-                            "PRAGMA synchronous = FULL;");
+                            "PRAGMA synchronous = FULL; "
+                            "PRAGMA mmap_size = " +
+                            std::to_string(kMmapBytes) + ";");
       !st) {
     return Fail(st.error());
   }
@@ -674,6 +779,8 @@ Result<std::unique_ptr<AccountStore>> AccountStore::Open(const fs::path& path,
     if (auto st = SyncFolder(path.parent_path().parent_path()); !st) {
       return Fail(st.error());
     }
+  } else if (schema == 1) {
+    if (auto st = MigrateToV2(**db); !st) return Fail(st.error());
   } else if (schema != kSchemaVersion) {
     return Fail(
         Error{ErrorCode::kCorruption,
@@ -803,6 +910,15 @@ Status AccountStore::DeleteFolder(std::string_view name) {
     auto stmt = db_->Prepare(sql);
     if (!stmt) return Fail(stmt.error());
     if (auto st = stmt->Bind(1, f->id).Run(); !st) return st;
+  }
+  auto headers =
+      db_->Prepare("DELETE FROM message_headers WHERE key BETWEEN ? AND ?");
+  if (!headers) return Fail(headers.error());
+  if (auto st = headers->Bind(1, HeaderKey(f->id, 0))
+                    .Bind(2, HeaderKey(f->id, kMaxUid))
+                    .Run();
+      !st) {
+    return st;
   }
   if (auto st = AddUsage(*db_, -bytes, -count); !st) return st;
 
@@ -969,6 +1085,11 @@ Result<std::vector<AppendResult>> AccountStore::Append(
     if (auto st = InsertMessage(*db_, folder->id, row); !st) {
       return Fail(st.error());
     }
+    if (!m.header.empty()) {
+      if (auto st = InsertHeader(*db_, folder->id, row.uid, m.header); !st) {
+        return Fail(st.error());
+      }
+    }
     if (auto st = UpdateFolderCounters(*db_, *folder); !st) {
       return Fail(st.error());
     }
@@ -1059,6 +1180,73 @@ Result<FolderSummary> AccountStore::SummarizeFolder(std::string_view folder) {
   }
   summary.keywords.assign(keywords.begin(), keywords.end());
   return summary;
+}
+
+Result<std::vector<MessageInfo>> AccountStore::ListSummaries(
+    std::string_view folder, const UidSet& uids) {
+  auto f = RequireFolder(*db_, folder);
+  if (!f) return Fail(f.error());
+  auto stmt = db_->Prepare("SELECT " + std::string(kSummaryColumns) +
+                           " FROM messages INDEXED BY messages_summary "
+                           "WHERE folder_id = ? AND uid BETWEEN ? AND ? "
+                           "ORDER BY uid");
+  if (!stmt) return Fail(stmt.error());
+  return ReadUidRanges(*stmt, f->id, uids, ReadSummary);
+}
+
+Result<std::vector<CachedHeader>> AccountStore::ListHeaders(
+    std::string_view folder, const UidSet& uids) {
+  auto f = RequireFolder(*db_, folder);
+  if (!f) return Fail(f.error());
+  auto stmt = db_->Prepare(
+      "SELECT key, header FROM message_headers WHERE key BETWEEN ? AND ? "
+      "ORDER BY key");
+  if (!stmt) return Fail(stmt.error());
+  std::vector<CachedHeader> out;
+  for (UidRange r : NormalizeUidSet(uids)) {
+    stmt->Bind(1, HeaderKey(f->id, r.first)).Bind(2, HeaderKey(f->id, r.last));
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return Fail(row.error());
+      if (!*row) break;
+      out.push_back({static_cast<uint32_t>(stmt->Int(0) & 0xffffffff),
+                     std::string(stmt->View(1))});
+    }
+    stmt->Reset();
+  }
+  return out;
+}
+
+Status AccountStore::CacheHeaders(std::string_view folder,
+                                  std::span<const CachedHeader> headers) {
+  if (headers.empty()) return {};
+  // WAL with synchronous=NORMAL stays consistent through a crash; it may
+  // only lose this commit, which the next FULL one would have flushed.
+  if (auto st = DeferFlushes(true); !st) return st;
+  auto written = [&]() -> Status {
+    auto txn = Transaction::Begin(*db_);
+    if (!txn) return Fail(txn.error());
+    auto f = RequireFolder(*db_, folder);
+    if (!f) return Fail(f.error());
+    auto insert = db_->Prepare(
+        "INSERT OR IGNORE INTO message_headers(key, header) "
+        "SELECT ?, ? WHERE EXISTS "
+        "(SELECT 1 FROM messages WHERE folder_id = ? AND uid = ?)");
+    if (!insert) return Fail(insert.error());
+    for (const CachedHeader& h : headers) {
+      if (auto st = insert->Bind(1, HeaderKey(f->id, h.uid))
+                        .BindBlob(2, h.header)
+                        .Bind(3, f->id)
+                        .Bind(4, static_cast<int64_t>(h.uid))
+                        .Run();
+          !st) {
+        return st;
+      }
+    }
+    return txn->Commit();
+  }();
+  if (auto st = DeferFlushes(false); !st) return st;
+  return written;
 }
 
 Result<StoreFlagsResult> AccountStore::StoreFlags(
@@ -1197,9 +1385,12 @@ Result<Changes> AccountStore::ChangesSince(std::string_view folder,
   auto f = RequireFolder(*db_, folder);
   if (!f) return Fail(f.error());
   Changes changes;
+  // By the modseq index, sorted here: with ORDER BY uid SQLite walks the
+  // whole folder in UID order instead, which for the usual caller (a
+  // session catching up on a few changes) reads every row.
   auto changed = db_->Prepare("SELECT " + std::string(kMessageColumns) +
-                              " FROM messages WHERE folder_id = ? AND "
-                              "modseq > ? ORDER BY uid");
+                              " FROM messages INDEXED BY messages_by_modseq "
+                              "WHERE folder_id = ? AND modseq > ?");
   if (!changed) return Fail(changed.error());
   changed->Bind(1, f->id).Bind(2, static_cast<int64_t>(modseq));
   while (true) {
@@ -1208,6 +1399,9 @@ Result<Changes> AccountStore::ChangesSince(std::string_view folder,
     if (!*row) break;
     changes.changed.push_back(ReadMessage(*changed, /*with_cache=*/false));
   }
+  std::sort(
+      changes.changed.begin(), changes.changed.end(),
+      [](const MessageInfo& a, const MessageInfo& b) { return a.uid < b.uid; });
 
   auto vanished = db_->Prepare(
       "SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? "

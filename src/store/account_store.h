@@ -19,6 +19,15 @@
 // HIGHESTMODSEQ of each folder it changes. Expunged UIDs are kept with
 // the modseq of their expunge so that QRESYNC can report VANISHED.
 //
+// The header cache. Each message's header block (the bytes before its
+// body, as the MIME parser finds it) may be kept in the database, so
+// that SEARCH on header fields reads a few hundred bytes per message
+// from one table instead of opening and parsing every blob. It is a
+// cache of the blob, not data of its own: it is not in the journal (a
+// replay may rebuild it from the blob or go without), and a message
+// without one (stored before schema 2, or appended without it) is
+// searched from its blob, which fills the cache (CacheHeaders).
+//
 // Folder names are opaque UTF-8 strings with '/' as the hierarchy
 // delimiter; "INBOX" is matched case-insensitively (RFC 3501 section
 // 5.1) and always stored as "INBOX".
@@ -125,6 +134,15 @@ struct NewMessage {
   // with the same id returns the first one's UID and adds nothing (a
   // queue re-sending after a crash). Remembered for 91 days.
   std::string delivery_id;
+  // The message's header block (mime::MessageHeaderRange) for the header
+  // cache; empty: none cached.
+  std::string header;
+};
+
+// One message's cached header block.
+struct CachedHeader {
+  uint32_t uid = 0;
+  std::string header;
 };
 
 enum class AppendStatus { kOk, kOverQuota, kNoSuchFolder };
@@ -242,6 +260,25 @@ class AccountStore {
   Result<std::vector<MessageInfo>> ListMessages(std::string_view folder,
                                                 const UidSet& uids = AllUids(),
                                                 bool with_cache = false);
+
+  // ListMessages without the blob name (left empty) and the cached
+  // renderings, read from a compact index instead of the message rows:
+  // what SELECT and SEARCH need of every message of a folder.
+  Result<std::vector<MessageInfo>> ListSummaries(
+      std::string_view folder, const UidSet& uids = AllUids());
+
+  // The cached header blocks of the messages of `folder` in `uids`, in
+  // UID order. Messages without one are left out. kNotFound if there is
+  // no such folder.
+  Result<std::vector<CachedHeader>> ListHeaders(std::string_view folder,
+                                                const UidSet& uids = AllUids());
+
+  // Fills the header cache of messages of `folder` that have none (the
+  // caller read their blobs anyway, e.g. to search them). Entries for
+  // UIDs that are gone, or already cached, are skipped. A cache write: its
+  // flush is left to the next commit, since losing it loses nothing.
+  Status CacheHeaders(std::string_view folder,
+                      std::span<const CachedHeader> headers);
 
   // STORE / UID STORE. Messages whose flags would not change keep their
   // modseq. With `unchanged_since`, a message whose modseq is above it is

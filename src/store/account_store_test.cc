@@ -1,6 +1,7 @@
 #include "store/account_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -69,6 +70,49 @@ class AccountStoreTest : public ::testing::Test {
       for (const auto& m : *list) out.push_back(m.uid);
     }
     return out;
+  }
+
+  // The cached headers of `folder` as (uid, header) pairs.
+  std::vector<std::pair<uint32_t, std::string>> Headers(
+      const std::string& folder, const UidSet& uids = AllUids()) {
+    auto headers = account_->ListHeaders(folder, uids);
+    EXPECT_TRUE(headers) << headers.error().ToString();
+    std::vector<std::pair<uint32_t, std::string>> out;
+    if (headers) {
+      for (auto& h : *headers) out.emplace_back(h.uid, std::move(h.header));
+    }
+    return out;
+  }
+
+  // Runs `sql` on the account's database behind the store's back, with
+  // the store closed (to stage what an older version left on disk).
+  void RawSql(const std::string& sql) {
+    account_.reset();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "ab" / "abcdef.db").c_str(), &db),
+              SQLITE_OK);
+    char* error = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+
+  // Rows in the header cache, all folders together, read through a
+  // connection of its own.
+  int64_t HeaderRows() {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2((dir_ / "ab" / "abcdef.db").c_str(), &db,
+                              SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM message_headers", -1, &stmt,
+                       nullptr);
+    int64_t rows = -1;
+    if (sqlite3_step(stmt) == SQLITE_ROW) rows = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return rows;
   }
 
   std::vector<JournalEntry> Journal() {
@@ -561,6 +605,136 @@ TEST_F(AccountStoreTest, UidSetsMayOverlapAndRunBackwards) {
   std::vector<uint32_t> got;
   for (const auto& m : *list) got.push_back(m.uid);
   EXPECT_EQ(got, (std::vector<uint32_t>{1, 3, 4, 5, 6}));
+}
+
+using HeaderList = std::vector<std::pair<uint32_t, std::string>>;
+
+TEST_F(AccountStoreTest, HeaderCacheFollowsItsMessages) {
+  NewMessage with = Message("INBOX", "one");
+  with.header = "Subject: one\r\n\r\n";
+  NewMessage without = Message("INBOX", "two");
+  NewMessage eight_bit = Message("INBOX", "three");
+  eight_bit.header = std::string("Subject: \xff\0\xe9\r\n\r\n", 17);
+  std::vector<NewMessage> batch = {with, without, eight_bit};
+  ASSERT_TRUE(account_->Append(batch, 0));
+
+  EXPECT_EQ(Headers("INBOX"),
+            (HeaderList{{1, with.header}, {3, eight_bit.header}}))
+      << "a message appended without a header has none cached";
+  EXPECT_EQ(Headers("INBOX", UidSetOf({2, 3})),
+            (HeaderList{{3, eight_bit.header}}));
+  EXPECT_TRUE(Headers("Sent").empty());
+
+  // Copies and moves take the cached header along; the source keeps
+  // (copy) or loses (move) its own.
+  ASSERT_TRUE(account_->Copy("INBOX", UidSetOf({1}), "Archive", 0));
+  EXPECT_EQ(Headers("Archive"), (HeaderList{{1, with.header}}));
+  ASSERT_TRUE(account_->Move("INBOX", UidSetOf({3}), "Trash"));
+  EXPECT_EQ(Headers("Trash"), (HeaderList{{1, eight_bit.header}}));
+  EXPECT_EQ(Headers("INBOX"), (HeaderList{{1, with.header}}));
+  ASSERT_TRUE(account_->Move("Trash", AllUids(), "Trash"));
+  EXPECT_EQ(Headers("Trash"), (HeaderList{{2, eight_bit.header}}))
+      << "a move within one folder renumbers the cached header";
+
+  // Expunge and folder deletion drop them.
+  const std::string deleted[] = {"\\Deleted"};
+  ASSERT_TRUE(account_->StoreFlags("INBOX", AllUids(), FlagOp::kAdd, deleted));
+  ASSERT_TRUE(account_->Expunge("INBOX"));
+  EXPECT_TRUE(Headers("INBOX").empty());
+  EXPECT_EQ(HeaderRows(), 2) << "Archive's and Trash's";
+  ASSERT_TRUE(account_->DeleteFolder("Archive"));
+  EXPECT_EQ(HeaderRows(), 1) << "Trash's";
+
+  auto missing = account_->ListHeaders("Nowhere");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(AccountStoreTest, CacheHeadersFillsOnlyWhatIsMissing) {
+  NewMessage cached = Message("INBOX", "one");
+  cached.header = "Subject: one\r\n\r\n";
+  std::vector<NewMessage> batch = {cached, Message("INBOX", "two"),
+                                   Message("INBOX", "three")};
+  ASSERT_TRUE(account_->Append(batch, 0));
+  const std::string deleted[] = {"\\Deleted"};
+  ASSERT_TRUE(
+      account_->StoreFlags("INBOX", UidSetOf({3}), FlagOp::kAdd, deleted));
+  ASSERT_TRUE(account_->Expunge("INBOX"));
+
+  const CachedHeader fill[] = {{1, "Subject: replaced?\r\n\r\n"},
+                               {2, "Subject: two\r\n\r\n"},
+                               {3, "Subject: expunged\r\n\r\n"},
+                               {9, "Subject: never was\r\n\r\n"}};
+  ASSERT_TRUE(account_->CacheHeaders("INBOX", fill));
+  EXPECT_EQ(Headers("INBOX"),
+            (HeaderList{{1, cached.header}, {2, "Subject: two\r\n\r\n"}}));
+  EXPECT_EQ(HeaderRows(), 2) << "rows for UIDs that do not exist";
+
+  // Still a durable store afterwards: the next change commits as usual.
+  AppendOne("INBOX", "four");
+  Reopen();
+  EXPECT_EQ(Headers("INBOX").size(), 2u);
+  EXPECT_FALSE(account_->CacheHeaders("Nowhere", fill));
+}
+
+TEST_F(AccountStoreTest, SummariesAreTheListingWithoutBlobAndCache) {
+  AppendOne("INBOX", "one", {"\\Seen", "$Label"});
+  AppendOne("INBOX", "two");
+  AppendOne("INBOX", "three", {"\\Flagged"});
+  const std::string seen[] = {"\\Seen"};
+  ASSERT_TRUE(account_->StoreFlags("INBOX", UidSetOf({2}), FlagOp::kAdd, seen));
+
+  for (const UidSet& uids : {AllUids(), UidSet{{3, 2}}, UidSetOf({9})}) {
+    auto full = account_->ListMessages("INBOX", uids, /*with_cache=*/true);
+    auto summaries = account_->ListSummaries("INBOX", uids);
+    ASSERT_TRUE(full && summaries);
+    ASSERT_EQ(summaries->size(), full->size());
+    for (size_t i = 0; i < full->size(); ++i) {
+      const MessageInfo& want = (*full)[i];
+      const MessageInfo& got = (*summaries)[i];
+      EXPECT_EQ(got.uid, want.uid);
+      EXPECT_EQ(got.flags, want.flags) << "uid " << want.uid;
+      EXPECT_EQ(got.modseq, want.modseq) << "uid " << want.uid;
+      EXPECT_EQ(got.size, want.size) << "uid " << want.uid;
+      EXPECT_EQ(got.internal_date, want.internal_date) << "uid " << want.uid;
+      EXPECT_TRUE(got.blob.empty() && got.envelope.empty() &&
+                  got.body_structure.empty());
+    }
+  }
+  auto missing = account_->ListSummaries("Nowhere");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(AccountStoreTest, SchemaOneIsMigratedKeepingItsMessages) {
+  uint32_t old_uid = AppendOne("INBOX", "before");
+  // Schema 1 is schema 2 without the header cache and summary index.
+  RawSql(
+      "DROP TABLE message_headers; DROP INDEX messages_summary; "
+      "PRAGMA user_version = 1;");
+
+  Reopen();
+  EXPECT_EQ(Uids("INBOX"), std::vector<uint32_t>{old_uid});
+  auto summaries = account_->ListSummaries("INBOX");
+  ASSERT_TRUE(summaries) << summaries.error().ToString();
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_TRUE(Headers("INBOX").empty()) << "old messages have no cache";
+  NewMessage m = Message("INBOX", "after");
+  m.header = "Subject: after\r\n\r\n";
+  auto appended = account_->Append(std::span(&m, 1), 0);
+  ASSERT_TRUE(appended) << appended.error().ToString();
+  EXPECT_EQ(Headers("INBOX"), (HeaderList{{(*appended)[0].uid, m.header}}));
+
+  // Migrated once: the next open finds schema 2 as it is.
+  Reopen();
+  EXPECT_EQ(Headers("INBOX").size(), 1u);
+}
+
+TEST_F(AccountStoreTest, RefusesASchemaFromTheFuture) {
+  RawSql("PRAGMA user_version = 99;");
+  auto opened = AccountStore::Open(dir_ / "ab" / "abcdef.db", true);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, ErrorCode::kCorruption);
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <set>
 #include <utility>
@@ -119,10 +121,13 @@ bool IsBlobHash(std::string_view hash) {
   return true;
 }
 
-BlobStore::BlobStore(fs::path blobs, fs::path incoming)
+BlobStore::BlobStore(fs::path blobs, fs::path incoming, int blobs_fd)
     : blobs_dir_(std::move(blobs)),
       incoming_dir_(std::move(incoming)),
+      blobs_fd_(blobs_fd),
       fanout_ready_(1 << 16, false) {}
+
+BlobStore::~BlobStore() { ::close(blobs_fd_); }
 
 Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root) {
   std::error_code ec;
@@ -135,8 +140,11 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& root) {
       if (auto st = SyncFolder(root); !st) return Fail(st.error());
     }
   }
+  fs::path blobs = root / "blobs";
+  int blobs_fd = ::open(blobs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (blobs_fd < 0) return Fail(IoError("cannot open", blobs, errno));
   return std::unique_ptr<BlobStore>(
-      new BlobStore(root / "blobs", root / "incoming"));
+      new BlobStore(std::move(blobs), root / "incoming", blobs_fd));
 }
 
 fs::path BlobStore::PathOf(std::string_view hash) const {
@@ -298,45 +306,85 @@ Status BlobStore::SyncCounted(const fs::path& dir) {
   return SyncFolder(dir);
 }
 
+Result<int> BlobStore::OpenForRead(std::string_view hash) const {
+  if (auto st = ValidateHash(hash); !st) return Fail(st.error());
+  // "ab/cd/<hash>", as PathOf() names it.
+  char relative[2 + 1 + 2 + 1 + 64 + 1];
+  std::memcpy(relative, hash.data(), 2);
+  relative[2] = '/';
+  std::memcpy(relative + 3, hash.data() + 2, 2);
+  relative[5] = '/';
+  std::memcpy(relative + 6, hash.data(), 64);
+  relative[70] = '\0';
+  int fd = ::openat(blobs_fd_, relative, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  if (errno == ENOENT) {
+    return Fail(Error{
+        ErrorCode::kNotFound, "no such blob", {{"blob", std::string(hash)}}});
+  }
+  return Fail(IoError("cannot open", PathOf(hash), errno));
+}
+
 Result<std::string> BlobStore::Read(std::string_view hash) const {
-  auto size = Size(hash);
-  if (!size) return Fail(size.error());
-  return ReadRange(hash, 0, *size);
+  return ReadRange(hash, 0, UINT64_MAX);
+}
+
+Result<std::string> BlobStore::Read(std::string_view hash,
+                                    uint64_t expected_size) const {
+  auto opened = OpenForRead(hash);
+  if (!opened) return Fail(opened.error());
+  Fd fd(*opened);
+
+  // Asking for one byte more than expected lets a read that comes back
+  // short say "end of file" by itself (a regular file is read short only
+  // there); a full buffer means the blob is bigger, so read on.
+  std::string out;
+  size_t done = 0;
+  size_t capacity = static_cast<size_t>(expected_size) + 1;
+  while (true) {
+    out.resize(capacity);
+    ssize_t n = ::read(fd.get(), out.data() + done, capacity - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(IoError("cannot read", PathOf(hash), errno));
+    done += static_cast<size_t>(n);
+    if (done < capacity) break;
+    capacity *= 2;
+  }
+  out.resize(done);
+  return out;
 }
 
 Result<std::string> BlobStore::ReadRange(std::string_view hash, uint64_t offset,
                                          uint64_t length) const {
-  if (auto st = ValidateHash(hash); !st) return Fail(st.error());
-  fs::path path = PathOf(hash);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) {
-      return Fail(Error{
-          ErrorCode::kNotFound, "no such blob", {{"blob", std::string(hash)}}});
-    }
-    return Fail(IoError("cannot open", path, errno));
-  }
+  auto opened = OpenForRead(hash);
+  if (!opened) return Fail(opened.error());
+  Fd fd(*opened);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) {
-    return Fail(IoError("cannot stat", path, errno));
+    return Fail(IoError("cannot stat", PathOf(hash), errno));
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (offset >= size) return std::string();
   length = std::min(length, size - offset);
 
-  std::string out(length, '\0');
-  uint64_t done = 0;
-  while (done < length) {
-    ssize_t n = ::pread(fd.get(), out.data() + done, length - done,
-                        static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Fail(IoError("cannot read", path, errno));
+  // Filled in place: no zeroing pass over a buffer about to be read into.
+  std::string out;
+  int read_error = 0;
+  out.resize_and_overwrite(length, [&](char* buffer, size_t) {
+    uint64_t done = 0;
+    while (done < length) {
+      ssize_t n = ::pread(fd.get(), buffer + done, length - done,
+                          static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) read_error = errno;
+      if (n <= 0) break;  // n == 0 cannot happen for an immutable blob
+      done += static_cast<uint64_t>(n);
     }
-    if (n == 0) break;  // cannot happen for an immutable blob; be safe
-    done += static_cast<uint64_t>(n);
+    return done;
+  });
+  if (read_error != 0) {
+    return Fail(IoError("cannot read", PathOf(hash), read_error));
   }
-  out.resize(done);
   return out;
 }
 

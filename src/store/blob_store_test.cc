@@ -105,6 +105,39 @@ TEST_F(BlobStoreTest, RoundTripsWholeAndRanges) {
   }
 }
 
+TEST_F(BlobStoreTest, ReadWithExpectedSizeIsRightWhateverTheSize) {
+  std::string data(10000, 'x');
+  for (size_t i = 0; i < data.size(); i += 7) data[i] = 'a' + i % 26;
+  auto hash = store_->Put(data);
+  ASSERT_TRUE(hash) << hash.error().ToString();
+  struct Case {
+    const char* label;
+    uint64_t expected;
+  };
+  const Case cases[] = {
+      {"exact", data.size()},
+      {"too small", 10},
+      {"zero", 0},
+      {"one short", data.size() - 1},
+      {"too big", data.size() * 3},
+  };
+  for (const Case& c : cases) {
+    auto got = store_->Read(*hash, c.expected);
+    ASSERT_TRUE(got) << c.label << ": " << got.error().ToString();
+    EXPECT_EQ(*got, data) << c.label << ": got " << got->size() << " bytes";
+  }
+
+  auto empty = store_->Put("");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(store_->Read(*empty, 0).value_or("not read"), "");
+  auto absent = store_->Read(Sha256Hex("never stored"), 5);
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().code, ErrorCode::kNotFound);
+  auto bad = store_->Read("../../etc/passwd", 5);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalid);
+}
+
 TEST_F(BlobStoreTest, StoresIdenticalBodiesOnce) {
   auto first = store_->Put("same body");
   auto second = store_->Put("same body");

@@ -33,10 +33,21 @@ ErrorCode CodeFor(int rc) {
 }  // namespace
 
 Stmt::Stmt(Stmt&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+    : db_(other.db_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      in_use_(other.in_use_) {}
 
 Stmt::~Stmt() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+  if (stmt_ == nullptr) return;
+  if (in_use_ == nullptr) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  // Back to the cache. A statement left mid-way would keep its read
+  // snapshot open (and hold back WAL checkpoints) until its next use.
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  *in_use_ = false;
 }
 
 Stmt& Stmt::Bind(int index, int64_t value) {
@@ -47,6 +58,12 @@ Stmt& Stmt::Bind(int index, int64_t value) {
 Stmt& Stmt::Bind(int index, std::string_view value) {
   sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
                     SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::BindBlob(int index, std::string_view value) {
+  sqlite3_bind_blob64(stmt_, index, value.data(), value.size(),
+                      SQLITE_TRANSIENT);
   return *this;
 }
 
@@ -91,6 +108,14 @@ std::string Stmt::Text(int column) const {
   return std::string(text, sqlite3_column_bytes(stmt_, column));
 }
 
+std::string_view Stmt::View(int column) const {
+  // sqlite3_column_blob returns TEXT bytes unconverted, too.
+  const void* data = sqlite3_column_blob(stmt_, column);
+  if (data == nullptr) return {};
+  return std::string_view(static_cast<const char*>(data),
+                          sqlite3_column_bytes(stmt_, column));
+}
+
 bool Stmt::IsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
@@ -124,7 +149,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::filesystem::path& path,
   return std::unique_ptr<Db>(new Db(raw, path));
 }
 
-Db::~Db() { sqlite3_close(db_); }
+Db::~Db() {
+  for (auto& [sql, cached] : statements_) sqlite3_finalize(cached.stmt);
+  sqlite3_close(db_);
+}
 
 Status Db::Exec(std::string_view sql) {
   std::string text(sql);
@@ -135,12 +163,25 @@ Status Db::Exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
+  std::string key(sql);
+  auto it = statements_.find(key);
+  if (it != statements_.end() && !it->second.in_use) {
+    it->second.in_use = true;
+    return Stmt(this, it->second.stmt, &it->second.in_use);
+  }
+
+  const bool cache =
+      it == statements_.end() && statements_.size() < kMaxCachedStatements;
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt,
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                         cache ? SQLITE_PREPARE_PERSISTENT : 0, &stmt,
                          nullptr) != SQLITE_OK) {
     return Fail(LastError("sqlite prepare"));
   }
-  return Stmt(this, stmt);
+  if (!cache) return Stmt(this, stmt, nullptr);
+  auto slot =
+      statements_.emplace(std::move(key), CachedStatement{stmt, true}).first;
+  return Stmt(this, stmt, &slot->second.in_use);
 }
 
 int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
@@ -155,7 +196,9 @@ Error Db::LastError(std::string_view what) const {
 }
 
 Result<Transaction> Transaction::Begin(Db& db) {
-  if (auto st = db.Exec("BEGIN IMMEDIATE"); !st) return Fail(st.error());
+  auto begin = db.Prepare("BEGIN IMMEDIATE");
+  if (!begin) return Fail(begin.error());
+  if (auto st = begin->Run(); !st) return Fail(st.error());
   return Transaction(&db);
 }
 
@@ -167,7 +210,9 @@ Transaction::~Transaction() {
 }
 
 Status Transaction::Commit() {
-  if (auto st = db_->Exec("COMMIT"); !st) return st;
+  auto commit = db_->Prepare("COMMIT");
+  if (!commit) return Fail(commit.error());
+  if (auto st = commit->Run(); !st) return st;
   db_ = nullptr;
   return {};
 }

@@ -276,7 +276,8 @@ Result<std::vector<std::vector<RecipientResult>>> MessageStore::DeliverMessages(
       const Recipient& r = d.recipients[s.recipient];
       batch.push_back({r.folder, hashes[s.delivery], d.data.size(),
                        d.internal_date != 0 ? d.internal_date : now, r.flags,
-                       d.envelope, d.body_structure, d.delivery_id});
+                       d.envelope, d.body_structure, d.delivery_id,
+                       std::string(d.data.substr(0, d.header_size))});
     }
     uint64_t quota = deliveries[slots[0].delivery]
                          .recipients[slots[0].recipient]

@@ -131,6 +131,9 @@ struct Delivery {
   int64_t internal_date = 0;   // Unix seconds; 0: now
   std::string envelope;        // cached IMAP ENVELOPE text, may be empty
   std::string body_structure;  // cached BODYSTRUCTURE text, may be empty
+  // Length of the header block at the start of `data`
+  // (mime::MessageHeaderRange) to keep in the header cache; 0: none.
+  size_t header_size = 0;
   // Non-empty: the sending queue's id; a repeat with the same id is not
   // stored again (see NewMessage::delivery_id).
   std::string delivery_id;

@@ -68,8 +68,9 @@ Task<Completion> ImapSession::CmdAppend(const ImapCommand& command) {
       }
     }
 
-    // The cached renderings FETCH ENVELOPE / BODYSTRUCTURE serve, and
-    // the blobs, pinned until their rows are committed.
+    // The cached renderings FETCH ENVELOPE / BODYSTRUCTURE serve, the
+    // header block SEARCH reads, and the blobs, pinned until their rows
+    // are committed.
     std::vector<std::string_view> blobs;
     std::vector<std::string> hashes;
     std::vector<BlobPin> pins;
@@ -80,6 +81,7 @@ Task<Completion> ImapSession::CmdAppend(const ImapCommand& command) {
         batch[i].envelope = mime::ImapEnvelope(*parsed.root.envelope);
       }
       batch[i].body_structure = mime::ImapBodyStructure(parsed.root, true);
+      batch[i].header = std::string(parsed.root.header.Of(data));
       batch[i].blob = Sha256Hex(data);
       pins.emplace_back(store.pins(), batch[i].blob);
       blobs.push_back(data);

@@ -2,8 +2,15 @@
 // CHANGEDSINCE and MODSEQ, and QRESYNC VANISHED (RFC 7162).
 //
 // Bodies are served by slicing the stored bytes with the offsets of the
-// MIME parser, never by re-serialising. ENVELOPE and BODYSTRUCTURE come
-// from the renderings cached at delivery when present.
+// MIME parser, never by re-serialising; the whole message (BODY[],
+// RFC822, BINARY[]) is the stored bytes as they are, so it is never
+// parsed. ENVELOPE and BODYSTRUCTURE come from the renderings cached at
+// delivery when present.
+//
+// Blobs are read in batches, one trip to the blocking pool for up to
+// kBatchBytes of messages, and responses go out in writes of about
+// 64 KiB (FlushProgress): a FETCH of many small messages costs a few
+// thread hops and writes, not several per message.
 #include <algorithm>
 
 #include "common/log.h"
@@ -15,6 +22,13 @@
 
 namespace corvus::imap {
 namespace {
+
+// Bytes of stored messages read per trip to the blocking pool; a bigger
+// message is read alone. Small enough that the first responses are on
+// their way (and the client busy with them) while the next batch is read.
+constexpr uint64_t kBatchBytes = 256 * 1024;
+// Messages per trip, whatever their size; bounds the batch's bookkeeping.
+constexpr size_t kBatchMessages = 512;
 
 bool IsBodyItem(const FetchItem& item) {
   switch (item.attr) {
@@ -43,13 +57,18 @@ bool HasAttr(const std::vector<FetchItem>& items, FetchAttr attr) {
                      [attr](const FetchItem& i) { return i.attr == attr; });
 }
 
-std::string Literal(std::string_view data) {
-  return "{" + std::to_string(data.size()) + "}\r\n" + std::string(data);
+// Appends `data` as an IMAP literal.
+void AppendLiteral(std::string& out, std::string_view data) {
+  out += '{';
+  out += std::to_string(data.size());
+  out += "}\r\n";
+  out += data;
 }
 
 // The bytes of one message and, once needed, its part tree.
 class LoadedMessage {
  public:
+  LoadedMessage() = default;
   explicit LoadedMessage(std::string raw) : raw_(std::move(raw)) {}
   const std::string& raw() const { return raw_; }
   const mime::Message& parsed() {
@@ -65,24 +84,31 @@ class LoadedMessage {
 // Appends one section item ("BODY[1]<0> {5}\r\nhello") to `out`.
 void AppendSection(std::string& out, std::string_view label,
                    const FetchItem& item, LoadedMessage& message) {
-  auto data =
-      mime::ExtractSection(message.raw(), message.parsed(), item.section);
   out += label;
-  if (!data) {
-    // A part the message does not have reads as empty (RFC 9051 §6.4.5
-    // leaves the choice to the server; an empty string is what most
-    // clients cope with).
-    out += " \"\"";
-    return;
+  // BODY[] is the stored message itself: no part tree needed.
+  std::optional<mime::SectionData> data;
+  if (!item.section.empty()) {
+    auto extracted =
+        mime::ExtractSection(message.raw(), message.parsed(), item.section);
+    if (!extracted) {
+      // A part the message does not have reads as empty (RFC 9051 §6.4.5
+      // leaves the choice to the server; an empty string is what most
+      // clients cope with).
+      out += " \"\"";
+      return;
+    }
+    data = std::move(*extracted);
   }
-  std::string_view bytes = data->View(message.raw());
+  std::string_view bytes =
+      data ? data->View(message.raw()) : std::string_view(message.raw());
   if (item.partial) {
     auto [origin, count] = *item.partial;
     bytes = origin >= bytes.size() ? std::string_view()
                                    : bytes.substr(origin, count);
     out += "<" + std::to_string(origin) + ">";
   }
-  out += " " + Literal(bytes);
+  out += ' ';
+  AppendLiteral(out, bytes);
 }
 
 // Appends "BINARY[1]<0> ~{n}\r\n..." or "BINARY.SIZE[1] n"; NIL for a
@@ -108,7 +134,98 @@ void AppendBinary(std::string& out, const FetchItem& item,
   }
   // RFC 3516 §4.3: literal8 ("~{n}") when the bytes hold NUL.
   out += bytes.find('\0') != std::string_view::npos ? " ~" : " ";
-  out += Literal(bytes);
+  AppendLiteral(out, bytes);
+}
+
+// Appends the FETCH items of message `m` to `line`, separated by
+// spaces. `loaded` holds the stored bytes when an item needs them.
+// Returns the reply that must end the command instead when an item
+// cannot be served (RFC 3516 BINARY of an unknown encoding).
+std::optional<Completion> AppendItems(std::string& line,
+                                      const std::vector<FetchItem>& items,
+                                      const MessageInfo& m,
+                                      LoadedMessage& loaded) {
+  bool first = true;
+  auto next = [&]() -> std::string& {
+    if (!first) line.push_back(' ');
+    first = false;
+    return line;
+  };
+  for (const FetchItem& item : items) {
+    switch (item.attr) {
+      case FetchAttr::kFlags:
+        next() += "FLAGS " + FormatFlags(m.flags);
+        break;
+      case FetchAttr::kUid:
+        next() += "UID " + std::to_string(m.uid);
+        break;
+      case FetchAttr::kInternalDate:
+        next() += "INTERNALDATE \"" + FormatDateTime(m.internal_date) + "\"";
+        break;
+      case FetchAttr::kRfc822Size:
+        next() += "RFC822.SIZE " + std::to_string(m.size);
+        break;
+      case FetchAttr::kModseq:
+        next() += "MODSEQ (" + std::to_string(m.modseq) + ")";
+        break;
+      case FetchAttr::kEnvelope:
+        next() += "ENVELOPE ";
+        // Without a cached rendering the blob was read.
+        line += !m.envelope.empty()
+                    ? m.envelope
+                    : mime::ImapEnvelope(loaded.parsed().root.envelope.value_or(
+                          mime::Envelope{}));
+        break;
+      case FetchAttr::kBodyStructure:
+        next() += "BODYSTRUCTURE ";
+        line += m.body_structure.empty()
+                    ? mime::ImapBodyStructure(loaded.parsed().root, true)
+                    : m.body_structure;
+        break;
+      case FetchAttr::kBody:
+        next() +=
+            "BODY " + mime::ImapBodyStructure(loaded.parsed().root, false);
+        break;
+      case FetchAttr::kBodySection:
+        AppendSection(next(), "BODY[" + item.section + "]", item, loaded);
+        break;
+      case FetchAttr::kRfc822:
+        next() += "RFC822 ";
+        AppendLiteral(line, loaded.raw());
+        break;
+      case FetchAttr::kRfc822Header: {
+        FetchItem header(FetchAttr::kBodySection, true, "HEADER");
+        AppendSection(next(), "RFC822.HEADER", header, loaded);
+        break;
+      }
+      case FetchAttr::kRfc822Text: {
+        FetchItem text(FetchAttr::kBodySection, false, "TEXT");
+        AppendSection(next(), "RFC822.TEXT", text, loaded);
+        break;
+      }
+      case FetchAttr::kBinary:
+      case FetchAttr::kBinarySize: {
+        // BINARY[] is the whole message unchanged (RFC 3516 §4.1): no
+        // part tree, no copy.
+        if (item.section.empty()) {
+          AppendBinary(next(), item, &loaded.raw());
+          break;
+        }
+        auto decoded =
+            DecodeBinarySection(loaded.raw(), loaded.parsed(), item.section);
+        if (!decoded && decoded.error().code == ErrorCode::kPermanent) {
+          // RFC 3516 §4.2: an encoding we cannot undo.
+          return Completion::No("[UNKNOWN-CTE] " + decoded.error().message);
+        }
+        if (!decoded && decoded.error().code == ErrorCode::kInvalid) {
+          return Completion::Bad("Invalid binary section");
+        }
+        AppendBinary(next(), item, decoded ? &*decoded : nullptr);
+        break;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 // RFC 3501 §6.4.5: sets \Seen on those of `listed` that lack it, and
@@ -207,7 +324,10 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
   const SequenceSet requested = request->set;
   auto done = co_await WithAccount([&](AccountStore& s) -> Status {
     if (!wanted.empty()) {
-      auto list = s.ListMessages(folder, wanted, needs_cache);
+      // Without bodies or cached renderings, the compact summaries do.
+      auto list = needs_body || needs_cache
+                      ? s.ListMessages(folder, wanted, needs_cache)
+                      : s.ListSummaries(folder, wanted);
       if (!list) return Fail(list.error());
       listed = std::move(*list);
     }
@@ -248,113 +368,78 @@ Task<Completion> ImapSession::CmdFetch(const ImapCommand& command) {
     Untagged("VANISHED (EARLIER) " + FormatNumberSet(vanished));
   }
 
-  MessageStore& store = deps_.store;
+  // The messages to answer for, in UID order, and whether each needs its
+  // stored bytes.
+  std::vector<const MessageInfo*> targets;
+  std::vector<uint32_t> numbers;  // message sequence numbers
   for (const MessageInfo& m : listed) {
     auto seq = messages_.Seq(m.uid);
     if (!seq) continue;
     if (changed_since && m.modseq <= *changed_since) continue;
+    targets.push_back(&m);
+    numbers.push_back(*seq);
+  }
+  const bool wants_envelope = HasAttr(items, FetchAttr::kEnvelope);
+  const bool wants_structure = HasAttr(items, FetchAttr::kBodyStructure);
+  const bool wants_body = HasAttr(items, FetchAttr::kBody);
+  auto needs_bytes = [&](const MessageInfo& m) {
+    return needs_body || wants_body || (wants_envelope && m.envelope.empty()) ||
+           (wants_structure && m.body_structure.empty());
+  };
 
-    std::optional<LoadedMessage> loaded;
-    bool cache_missing =
-        (HasAttr(items, FetchAttr::kEnvelope) && m.envelope.empty()) ||
-        (HasAttr(items, FetchAttr::kBodyStructure) &&
-         m.body_structure.empty()) ||
-        HasAttr(items, FetchAttr::kBody);
-    if (needs_body || cache_missing) {
-      Result<std::string> raw = Fail(ErrorCode::kNotFound, "not read");
-      const std::string blob = m.blob;
-      co_await Offload([&] { raw = store.blobs().Read(blob); });
-      if (!raw) {
-        conn_.log().Error("imap_blob_missing",
-                          {{"blob", blob}, {"error", raw.error().message}});
-        co_return Completion::No("[SERVERBUG] Message unavailable");
+  MessageStore& store = deps_.store;
+  std::string line;
+  for (size_t next = 0; next < targets.size();) {
+    // The batch [next, end): up to kBatchBytes to read, at least one.
+    size_t end = next;
+    size_t reads = 0;
+    uint64_t bytes = 0;
+    while (end < targets.size() && end - next < kBatchMessages &&
+           (reads == 0 || bytes < kBatchBytes)) {
+      if (needs_bytes(*targets[end])) {
+        ++reads;
+        bytes += targets[end]->size;
       }
-      loaded.emplace(std::move(*raw));
+      ++end;
     }
 
-    std::string line = std::to_string(*seq) + " FETCH (";
-    bool first = true;
-    auto next = [&]() -> std::string& {
-      if (!first) line.push_back(' ');
-      first = false;
-      return line;
-    };
-    for (const FetchItem& item : items) {
-      switch (item.attr) {
-        case FetchAttr::kFlags:
-          next() += "FLAGS " + FormatFlags(m.flags);
-          break;
-        case FetchAttr::kUid:
-          next() += "UID " + std::to_string(m.uid);
-          break;
-        case FetchAttr::kInternalDate:
-          next() += "INTERNALDATE \"" + FormatDateTime(m.internal_date) + "\"";
-          break;
-        case FetchAttr::kRfc822Size:
-          next() += "RFC822.SIZE " + std::to_string(m.size);
-          break;
-        case FetchAttr::kModseq:
-          next() += "MODSEQ (" + std::to_string(m.modseq) + ")";
-          break;
-        case FetchAttr::kEnvelope:
-          next() += "ENVELOPE ";
-          // Without a cached rendering the blob was read (cache_missing).
-          line +=
-              !m.envelope.empty()
-                  ? m.envelope
-                  : mime::ImapEnvelope(loaded->parsed().root.envelope.value_or(
-                        mime::Envelope{}));
-          break;
-        case FetchAttr::kBodyStructure:
-          next() += "BODYSTRUCTURE ";
-          line += m.body_structure.empty()
-                      ? mime::ImapBodyStructure(loaded->parsed().root, true)
-                      : m.body_structure;
-          break;
-        case FetchAttr::kBody:
-          next() +=
-              "BODY " + mime::ImapBodyStructure(loaded->parsed().root, false);
-          break;
-        case FetchAttr::kBodySection:
-          AppendSection(next(), "BODY[" + item.section + "]", item, *loaded);
-          break;
-        case FetchAttr::kRfc822:
-          next() += "RFC822 " + Literal(loaded->raw());
-          break;
-        case FetchAttr::kRfc822Header: {
-          FetchItem header(FetchAttr::kBodySection, true, "HEADER");
-          AppendSection(next(), "RFC822.HEADER", header, *loaded);
-          break;
-        }
-        case FetchAttr::kRfc822Text: {
-          FetchItem text(FetchAttr::kBodySection, false, "TEXT");
-          AppendSection(next(), "RFC822.TEXT", text, *loaded);
-          break;
-        }
-        case FetchAttr::kBinary:
-        case FetchAttr::kBinarySize: {
-          auto decoded = DecodeBinarySection(loaded->raw(), loaded->parsed(),
-                                             item.section);
-          if (!decoded && decoded.error().code == ErrorCode::kPermanent) {
-            // RFC 3516 §4.2: an encoding we cannot undo.
-            co_return Completion::No("[UNKNOWN-CTE] " +
-                                     decoded.error().message);
+    std::vector<LoadedMessage> loaded(end - next);
+    std::optional<Error> read_error;
+    if (reads > 0) {
+      co_await Offload([&] {
+        for (size_t i = next; i < end; ++i) {
+          if (!needs_bytes(*targets[i])) continue;
+          auto raw = store.blobs().Read(targets[i]->blob, targets[i]->size);
+          if (!raw) {
+            // Answer for the messages before it, then fail.
+            read_error = raw.error();
+            end = i;
+            return;
           }
-          if (!decoded && decoded.error().code == ErrorCode::kInvalid) {
-            co_return Completion::Bad("Invalid binary section");
-          }
-          AppendBinary(next(), item, decoded ? &*decoded : nullptr);
-          break;
+          loaded[i - next] = LoadedMessage(std::move(*raw));
         }
+      });
+    }
+
+    for (size_t i = next; i < end; ++i) {
+      const MessageInfo& m = *targets[i];
+      line = std::to_string(numbers[i]) + " FETCH (";
+      auto refused = AppendItems(line, items, m, loaded[i - next]);
+      if (refused) co_return *refused;
+      if (flags_changed.contains(m.uid) && !HasAttr(items, FetchAttr::kFlags)) {
+        line += " FLAGS " + FormatFlags(m.flags);
       }
+      line += ")";
+      Untagged(line);
+      co_await FlushProgress();
+      if (closing_) co_return Completion::No("Connection lost");
     }
-    if (flags_changed.contains(m.uid) && !HasAttr(items, FetchAttr::kFlags)) {
-      next() += "FLAGS " + FormatFlags(m.flags);
+    if (read_error) {
+      conn_.log().Error("imap_blob_missing", {{"blob", targets[end]->blob},
+                                              {"error", read_error->message}});
+      co_return Completion::No("[SERVERBUG] Message unavailable");
     }
-    line += ")";
-    Untagged(line);
-    if (needs_body) co_await FlushProgress();
-    if (closing_) co_return Completion::No("Connection lost");
+    next = end;
   }
   co_return Completion::Ok(command.uid ? "UID FETCH completed"
                                        : "FETCH completed");

@@ -6,6 +6,12 @@
 // need it, its bytes. A future index answers the same keys by replacing
 // the scan in CmdSearch; the parser and the response code stay.
 //
+// Header keys (HEADER, the header half of TEXT, SENTBEFORE/ON/SINCE) read
+// the header block from the store's header cache (account_store.h), so a
+// header search opens no blob; a message without a cached header, and
+// BODY/TEXT, read the blob. The scan goes kScanChunk messages at a time,
+// so that a large mailbox's rows and headers are never all in memory.
+//
 // BODY and TEXT look into every leaf part with its transfer encoding
 // (base64, quoted-printable) undone. TODO(corvus): charsets other than
 // UTF-8 and US-ASCII are not converted and case folding is ASCII only,
@@ -27,29 +33,59 @@ namespace {
 
 using Kind = SearchKey::Kind;
 
-bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
-  if (needle.empty()) return true;
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(),
-                        needle.end(), [](char a, char b) {
-                          return std::tolower(static_cast<unsigned char>(a)) ==
-                                 std::tolower(static_cast<unsigned char>(b));
-                        });
-  return it != haystack.end();
+// Scans in kScanChunk steps; see the top of this file.
+constexpr size_t kScanChunk = 1000;
+
+// ASCII case folding by table: std::tolower is a call per byte, and the
+// body scan runs over every byte of the mailbox.
+struct FoldTable {
+  unsigned char lower[256];
+  constexpr FoldTable() : lower() {
+    for (int c = 0; c < 256; ++c) {
+      lower[c] =
+          static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+  }
+};
+constexpr FoldTable kFold;
+
+unsigned char Fold(char c) {
+  return kFold.lower[static_cast<unsigned char>(c)];
 }
 
-bool NeedsContent(const SearchKey& key) {
+// True if `haystack` contains `needle`, ignoring ASCII case.
+bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
+  if (needle.empty()) return true;
+  if (needle.size() > haystack.size()) return false;
+  const unsigned char first = Fold(needle[0]);
+  const size_t last_start = haystack.size() - needle.size();
+  for (size_t i = 0; i <= last_start; ++i) {
+    if (Fold(haystack[i]) != first) continue;
+    size_t k = 1;
+    while (k < needle.size() && Fold(haystack[i + k]) == Fold(needle[k])) ++k;
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+// True if evaluating `key` reads a header field.
+bool NeedsHeader(const SearchKey& key) {
   switch (key.kind) {
     case Kind::kHeader:
-    case Kind::kBody:
     case Kind::kText:
     case Kind::kSentBefore:
     case Kind::kSentOn:
     case Kind::kSentSince:
       return true;
     default:
-      return std::any_of(key.children.begin(), key.children.end(),
-                         NeedsContent);
+      return std::any_of(key.children.begin(), key.children.end(), NeedsHeader);
   }
+}
+
+// True if evaluating `key` reads a message body.
+bool NeedsBody(const SearchKey& key) {
+  return key.kind == Kind::kBody || key.kind == Kind::kText ||
+         std::any_of(key.children.begin(), key.children.end(), NeedsBody);
 }
 
 bool UsesModseq(const SearchKey& key) {
@@ -98,18 +134,84 @@ std::optional<int64_t> SentDay(std::string_view value) {
   return era * 146097 + doe - 719468;
 }
 
-// One message as the query sees it.
-struct SearchTarget {
-  uint32_t seq = 0;
-  const MessageInfo* info = nullptr;
-  std::string raw;  // empty unless the query needs content
-  std::optional<mime::Message> parsed;
+// One message as the query sees it. The header comes from the header
+// cache when there is one; the blob is read only once a key needs it (the
+// body, or a header that is not cached), and parsed only for the body.
+class SearchTarget {
+ public:
+  SearchTarget(const MessageInfo& info, const std::string* cached_header,
+               const BlobStore& blobs)
+      : info_(info), cached_header_(cached_header), blobs_(blobs) {}
+
+  const MessageInfo& info() const { return info_; }
+
+  std::string_view Header() {
+    if (cached_header_ != nullptr) return *cached_header_;
+    std::string_view raw = Raw();
+    return mime::MessageHeaderRange(raw).Of(raw);
+  }
+
+  // The stored message; empty if it cannot be read (see unreadable()).
+  std::string_view Raw() {
+    if (!raw_) {
+      auto read = blobs_.Read(info_.blob, info_.size);
+      unreadable_ = !read;
+      raw_ = read ? std::move(*read) : std::string();
+    }
+    return *raw_;
+  }
 
   const mime::Message& Parsed() {
-    if (!parsed) parsed = mime::ParseMessage(raw);
-    return *parsed;
+    if (!parsed_) parsed_ = mime::ParseMessage(Raw());
+    return *parsed_;
   }
+
+  // True once reading the blob failed: the message is then left out of
+  // the result, whatever the query said of its empty stand-in.
+  bool unreadable() const { return unreadable_; }
+
+  // The header block taken from the blob for want of a cached one, if
+  // the blob was read: what the header cache should get.
+  std::optional<std::string_view> HeaderToCache() {
+    if (cached_header_ != nullptr || !raw_ || unreadable_) return {};
+    return Header();
+  }
+
+ private:
+  const MessageInfo& info_;
+  const std::string* cached_header_;
+  const BlobStore& blobs_;
+  std::optional<std::string> raw_;
+  std::optional<mime::Message> parsed_;
+  bool unreadable_ = false;
 };
+
+// Fills in the blob names of the `listed` summaries (UID order) that
+// have no cached header (`headers`, UID order): those are searched from
+// their blobs.
+Status AddBlobNames(AccountStore& store, std::string_view folder,
+                    const std::vector<CachedHeader>& headers,
+                    std::vector<MessageInfo>& listed) {
+  std::vector<uint32_t> uncached;
+  auto header = headers.begin();
+  for (const MessageInfo& m : listed) {
+    while (header != headers.end() && header->uid < m.uid) ++header;
+    if (header == headers.end() || header->uid != m.uid) {
+      uncached.push_back(m.uid);
+    }
+  }
+  if (uncached.empty()) return {};
+  auto full = store.ListMessages(folder, ToUidSet(uncached));
+  if (!full) return Fail(full.error());
+  auto summary = listed.begin();
+  for (MessageInfo& m : *full) {
+    while (summary != listed.end() && summary->uid < m.uid) ++summary;
+    if (summary != listed.end() && summary->uid == m.uid) {
+      summary->blob = std::move(m.blob);
+    }
+  }
+  return {};
+}
 
 // UIDs each sequence-set key stands for, resolved before the scan.
 using ResolvedSets = std::map<const SearchKey*, std::vector<uint32_t>>;
@@ -126,9 +228,7 @@ bool HasFlagNoCase(const std::vector<std::string>& flags,
 }
 
 bool MatchHeader(SearchTarget& target, const SearchKey& key) {
-  const mime::Message& parsed = target.Parsed();
-  std::string_view header = parsed.root.header.Of(target.raw);
-  for (const mime::HeaderField& field : mime::SplitHeader(header)) {
+  for (const mime::HeaderField& field : mime::SplitHeader(target.Header())) {
     if (!mime::EqualsIgnoreCase(field.name, key.field)) continue;
     std::string value = mime::DecodeHeaderText(field.value);
     if (ContainsNoCase(value, key.text)) return true;
@@ -137,11 +237,19 @@ bool MatchHeader(SearchTarget& target, const SearchKey& key) {
 }
 
 std::optional<int64_t> TargetSentDay(SearchTarget& target) {
-  const mime::Message& parsed = target.Parsed();
-  auto fields = mime::SplitHeader(parsed.root.header.Of(target.raw));
+  auto fields = mime::SplitHeader(target.Header());
   auto date = mime::FindField(fields, "Date");
   if (!date) return std::nullopt;
   return SentDay(mime::Unfold(*date));
+}
+
+// True unless the part's transfer encoding leaves its bytes as they are
+// (7bit, 8bit, binary, or none), in which case it is searched in place.
+bool NeedsDecoding(const mime::Part& part) {
+  if (!part.encoding) return false;
+  return !mime::EqualsIgnoreCase(*part.encoding, "7bit") &&
+         !mime::EqualsIgnoreCase(*part.encoding, "8bit") &&
+         !mime::EqualsIgnoreCase(*part.encoding, "binary");
 }
 
 // True if a leaf part's decoded body contains `needle`. Walks the part
@@ -155,9 +263,14 @@ bool BodyContains(SearchTarget& target, std::string_view needle) {
       for (const mime::Part& child : part->children) stack.push_back(&child);
       continue;
     }
-    auto decoded = DecodePartBody(target.raw, *part);
+    std::string_view raw = target.Raw();
+    if (!NeedsDecoding(*part)) {
+      if (ContainsNoCase(part->body.Of(raw), needle)) return true;
+      continue;
+    }
+    auto decoded = DecodePartBody(raw, *part);
     std::string_view text =
-        decoded ? std::string_view(*decoded) : part->body.Of(target.raw);
+        decoded ? std::string_view(*decoded) : part->body.Of(raw);
     if (ContainsNoCase(text, needle)) return true;
   }
   return false;
@@ -166,7 +279,7 @@ bool BodyContains(SearchTarget& target, std::string_view needle) {
 // Evaluates `key` for one message. Pure apart from lazy parsing.
 bool MatchMessage(const SearchKey& key, SearchTarget& target,
                   const ResolvedSets& sets) {
-  const MessageInfo& m = *target.info;
+  const MessageInfo& m = target.info();
   const int64_t day_start = static_cast<int64_t>(key.number);
   switch (key.kind) {
     case Kind::kAll:
@@ -212,8 +325,7 @@ bool MatchMessage(const SearchKey& key, SearchTarget& target,
     case Kind::kBody:
       return BodyContains(target, key.text);
     case Kind::kText:
-      return ContainsNoCase(target.Parsed().root.header.Of(target.raw),
-                            key.text) ||
+      return ContainsNoCase(target.Header(), key.text) ||
              BodyContains(target, key.text);
     case Kind::kSentBefore:
     case Kind::kSentOn:
@@ -268,43 +380,70 @@ Task<Completion> ImapSession::CmdSearch(const ImapCommand& command) {
   }
   if (UsesModseq(request->key)) condstore_enabled_ = true;
 
-  std::vector<MessageInfo> listed;
   std::vector<uint32_t> matched;  // UIDs, ascending
   const std::string folder = folder_;
-  const bool needs_content = NeedsContent(request->key);
-  MessageStore& store = deps_.store;
+  const bool needs_header = NeedsHeader(request->key);
+  const bool needs_body = NeedsBody(request->key);
+  const BlobStore& blobs = deps_.store.blobs();
   const SequenceMap known = messages_;  // read on the blocking pool
   uint64_t max_modseq = 0;
   const SearchKey& root = request->key;
-  auto done = co_await WithAccount([&](AccountStore& s) -> Status {
-    auto list = s.ListMessages(folder);
-    if (!list) return Fail(list.error());
-    listed = std::move(*list);
-    return Status{};
-  });
-  if (!done) co_return StoreFailure(done.error());
 
-  // The scan runs on the blocking pool: it may read every blob.
-  co_await Offload([&] {
-    for (const MessageInfo& m : listed) {
-      // Messages this session has not been told about yet are not
-      // searched: their sequence numbers do not exist for the client.
-      auto seq = known.Seq(m.uid);
-      if (!seq) continue;
-      SearchTarget target;
-      target.seq = *seq;
-      target.info = &m;
-      if (needs_content) {
-        auto raw = store.blobs().Read(m.blob);
-        if (!raw) continue;
-        target.raw = std::move(*raw);
+  // Messages this session has not been told about yet are not searched:
+  // their sequence numbers do not exist for the client.
+  for (uint32_t begin = 0; begin < known.size(); begin += kScanChunk) {
+    // Sequence numbers begin + 1 .. end.
+    const uint32_t end =
+        std::min<uint32_t>(known.size(), begin + kScanChunk);
+    const UidSet chunk = {{known.Uid(begin + 1), known.Uid(end)}};
+    std::vector<MessageInfo> listed;
+    std::vector<CachedHeader> headers;
+    std::vector<CachedHeader> to_cache;
+    auto done = co_await WithAccount([&](AccountStore& s) -> Status {
+      // Only a blob read needs the blob name; the rest is in the compact
+      // summaries.
+      auto list = needs_body ? s.ListMessages(folder, chunk)
+                             : s.ListSummaries(folder, chunk);
+      if (!list) return Fail(list.error());
+      listed = std::move(*list);
+      if (!needs_header) return Status{};
+      auto cached = s.ListHeaders(folder, chunk);
+      if (!cached) return Fail(cached.error());
+      headers = std::move(*cached);
+      if (needs_body) return Status{};
+      return AddBlobNames(s, folder, headers, listed);
+    });
+    if (!done) co_return StoreFailure(done.error());
+
+    // On the blocking pool: it may read blobs.
+    co_await Offload([&] {
+      auto header = headers.begin();
+      for (const MessageInfo& m : listed) {
+        if (!known.Contains(m.uid)) continue;
+        while (header != headers.end() && header->uid < m.uid) ++header;
+        const bool cached = header != headers.end() && header->uid == m.uid;
+        SearchTarget target(m, cached ? &header->header : nullptr, blobs);
+        if (MatchMessage(root, target, sets) && !target.unreadable()) {
+          matched.push_back(m.uid);
+          max_modseq = std::max(max_modseq, m.modseq);
+        }
+        if (auto found = target.HeaderToCache(); found && needs_header) {
+          to_cache.push_back({m.uid, std::string(*found)});
+        }
       }
-      if (MatchMessage(root, target, sets)) {
-        matched.push_back(m.uid);
-        max_modseq = std::max(max_modseq, m.modseq);
-      }
+    });
+
+    // Messages stored before the header cache existed get their entry
+    // now, so that the next header search need not read their blobs.
+    if (to_cache.empty()) continue;
+    auto cached = co_await WithAccount([&](AccountStore& s) -> Status {
+      return s.CacheHeaders(folder, to_cache);
+    });
+    if (!cached) {
+      conn_.log().Warning("imap_header_cache_failed",
+                          {{"error", cached.error().ToString()}});
     }
-  });
+  }
 
   std::vector<uint32_t> numbers;
   for (uint32_t uid : matched) {

@@ -272,19 +272,21 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
     if (qresync_enabled_) Untagged("OK [CLOSED] Previous mailbox closed");
   }
 
-  FolderStatus status;
+  // The counts of AccountStore::Select() are not needed: EXISTS and
+  // UNSEEN come from the summary.
+  FolderInfo info;
   FolderSummary summary;
   Changes changes;
   seen_generation_ = events_->generation();
   const std::string folder = *name;
   auto done = co_await WithAccount([&](AccountStore& s) -> Status {
-    auto st = s.Select(folder);
-    if (!st) return Fail(st.error());
-    status = std::move(*st);
+    auto found = s.GetFolder(folder);
+    if (!found) return Fail(found.error());
+    info = std::move(*found);
     auto sum = s.SummarizeFolder(folder);
     if (!sum) return Fail(sum.error());
     summary = std::move(*sum);
-    if (qresync && qresync->uidvalidity == status.folder.uidvalidity) {
+    if (qresync && qresync->uidvalidity == info.uidvalidity) {
       auto c = s.ChangesSince(folder, qresync->modseq);
       if (!c) return Fail(c.error());
       changes = std::move(*c);
@@ -302,8 +304,8 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
 
   folder_ = folder;
   read_only_ = examine;
-  uidvalidity_ = status.folder.uidvalidity;
-  highest_modseq_ = status.folder.highestmodseq;
+  uidvalidity_ = info.uidvalidity;
+  highest_modseq_ = info.highestmodseq;
   messages_.Clear();
   for (const UidRange& run : summary.uids) {
     for (uint64_t uid = run.first; uid <= run.last; ++uid) {
@@ -327,7 +329,7 @@ Task<Completion> ImapSession::CmdSelect(const ImapCommand& command) {
     Untagged("OK [UNSEEN " + std::to_string(*first_unseen) + "] First unseen");
   }
   Untagged("OK [UIDVALIDITY " + std::to_string(uidvalidity_) + "] UIDs valid");
-  Untagged("OK [UIDNEXT " + std::to_string(status.folder.uidnext) +
+  Untagged("OK [UIDNEXT " + std::to_string(info.uidnext) +
            "] Predicted next UID");
   Untagged("OK [HIGHESTMODSEQ " + std::to_string(highest_modseq_) +
            "] Highest");

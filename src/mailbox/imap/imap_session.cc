@@ -348,10 +348,10 @@ void ImapSession::SetState(ImapState state) {
 }
 
 void ImapSession::Untagged(std::string_view text) {
-  std::string line = "* ";
-  line += text;
-  line += "\r\n";
-  conn_.Queue(line);
+  conn_.Queue("* ");
+  conn_.Queue(text);
+  conn_.Queue("\r\n");
+  unflushed_bytes_ += text.size() + 4;
 }
 
 void ImapSession::Tagged(const std::string& tag, const Completion& c) {
@@ -371,9 +371,11 @@ void ImapSession::Tagged(const std::string& tag, const Completion& c) {
   line += c.text;
   line += "\r\n";
   conn_.Queue(line);
+  unflushed_bytes_ += line.size();
 }
 
 Task<void> ImapSession::FlushNow() {
+  unflushed_bytes_ = 0;
   if (auto status = co_await conn_.Flush(); !status) {
     conn_.NoteCloseReason("write failed");
     closing_ = true;
@@ -381,9 +383,7 @@ Task<void> ImapSession::FlushNow() {
 }
 
 Task<void> ImapSession::FlushProgress() {
-  // TODO(corvus): the Connection does not expose its queue size, so this
-  // writes once per message even when they are small; a FETCH FLAGS of a
-  // large mailbox pays one write per message instead of one per 64 KiB.
+  if (unflushed_bytes_ < kProgressFlushBytes) co_return;
   co_await FlushNow();
 }
 

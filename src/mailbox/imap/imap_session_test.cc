@@ -429,6 +429,64 @@ TEST_F(ImapSessionTest, StoreFlagsAndSearch) {
   EXPECT_HAS(client->Command("m", "FETCH $ UID"), "* 2 FETCH (UID 2)");
 }
 
+// SEARCH reads header fields from the store's header cache when a message
+// has one (APPEND writes it) and from the blob when not (this Deliver()
+// leaves it out, as a message stored before the cache existed), filling
+// the cache; both must answer alike.
+TEST_F(ImapSessionTest, HeaderSearchAgreesWithAndWithoutCachedHeaders) {
+  StartServer();
+  auto client = Connect();
+  const std::string encoded =
+      "From: Carol <carol@example.com>\r\n"
+      "Subject: =?UTF-8?Q?caf=C3=A9_Agenda?=\r\n"
+      " for Monday\r\n"
+      "Date: Wed, 2 Jul 2003 09:00:00 +0000\r\n"
+      "\r\n"
+      "Body text mentions Subject: nothing\r\n";
+  Append(*client, "a1", "INBOX", kSimple);  // 1, cached
+  Deliver(kSimple);                         // 2, not cached
+  Append(*client, "a2", "INBOX", encoded);  // 3, cached
+  Deliver(encoded);                         // 4, not cached
+  client->Command("b", "SELECT INBOX");
+
+  struct Case {
+    const char* query;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"SEARCH HEADER Subject \"HELLO th\"", "* SEARCH 1 2\r\n"},
+      {"SEARCH SUBJECT \"Agenda FOR mon\"", "* SEARCH 3 4\r\n"},
+      {"SEARCH HEADER From carol", "* SEARCH 3 4\r\n"},
+      {"SEARCH HEADER X-Missing \"\"", "* SEARCH\r\n"},
+      {"SEARCH HEADER Subject nothing", "* SEARCH\r\n"},
+      {"SEARCH SENTON 2-Jul-2003", "* SEARCH 3 4\r\n"},
+      {"SEARCH TEXT \"Subject: nothing\"", "* SEARCH 3 4\r\n"},
+      {"SEARCH NOT HEADER Subject hello", "* SEARCH 3 4\r\n"},
+      {"SEARCH OR SUBJECT hello BODY mentions", "* SEARCH 1 2 3 4\r\n"},
+      {"SEARCH SUBJECT hello BODY world", "* SEARCH 1 2\r\n"},
+  };
+  for (const Case& c : cases) {
+    std::string got = client->Command("s", c.query);
+    EXPECT_HAS(got, c.want) << c.query;
+  }
+
+  // The searches filled the cache of the two delivered without one.
+  {
+    auto account = store_->OpenAccount(alice_.id, false);
+    ASSERT_TRUE(account);
+    auto headers = (*account)->ListHeaders("INBOX");
+    ASSERT_TRUE(headers);
+    ASSERT_EQ(headers->size(), 4u);
+    EXPECT_EQ((*headers)[1].header,
+              kSimple.substr(0, kSimple.find("\r\n\r\n") + 4));
+  }
+
+  // A copy keeps answering from its cached header.
+  EXPECT_HAS(client->Command("c", "COPY 1:4 Archive"), "c OK");
+  client->Command("d", "SELECT Archive");
+  EXPECT_HAS(client->Command("e", "SEARCH SUBJECT hello"), "* SEARCH 1 2\r\n");
+}
+
 TEST_F(ImapSessionTest, CopyMoveAndExpungeWithUidplus) {
   StartServer();
   auto client = Connect();

@@ -170,9 +170,11 @@ class ImapSession {
   // Queues the tagged line and counts errors.
   void Tagged(const std::string& tag, const Completion& completion);
   Task<void> FlushNow();
-  // Sends what a long response has queued so far (per FETCHed body), so
-  // it streams instead of piling up in memory.
+  // Sends what a long response has queued once it reaches
+  // kProgressFlushBytes, so that it streams instead of piling up in
+  // memory, in writes big enough to be cheap.
   Task<void> FlushProgress();
+  static constexpr size_t kProgressFlushBytes = 64 * 1024;
   Task<void> Bye(std::string_view text, std::string_view reason);
 
   std::string Capabilities() const;
@@ -224,6 +226,8 @@ class ImapSession {
   bool closing_ = false;
   // Set by a handler that wrote its own tagged line (STARTTLS).
   bool skip_tagged_ = false;
+  // Bytes queued by Untagged()/Tagged() since the last FlushNow().
+  size_t unflushed_bytes_ = 0;
 
   Account account_;
   std::unique_ptr<AccountEvents::Subscription> events_;
