@@ -1141,7 +1141,8 @@ Result<FolderSummary> AccountStore::SummarizeFolder(std::string_view folder) {
   auto f = RequireFolder(*db_, folder);
   if (!f) return Fail(f.error());
   auto stmt = db_->Prepare(
-      "SELECT uid, flags FROM messages WHERE folder_id = ? ORDER BY uid");
+      "SELECT uid, flags FROM messages INDEXED BY messages_summary "
+      "WHERE folder_id = ? ORDER BY uid");
   if (!stmt) return Fail(stmt.error());
   stmt->Bind(1, f->id);
 

@@ -227,7 +227,28 @@ bool HasFlagNoCase(const std::vector<std::string>& flags,
   });
 }
 
+// True if no field of the header block `header` can match `needle` once
+// decoded, judged from the raw bytes: most messages of a header search do
+// not match, and this spares them splitting and decoding. It can only
+// judge a plain ASCII block without encoded words, where decoding just
+// unfolds lines, and a needle without blanks, which no unfolding joins.
+bool HeaderCannotMatch(std::string_view header, std::string_view needle) {
+  if (needle.empty()) return false;
+  for (char c : needle) {
+    if (c == ' ' || c == '\t') return false;
+  }
+  for (size_t i = 0; i < header.size(); ++i) {
+    const auto c = static_cast<unsigned char>(header[i]);
+    if (c >= 0x80) return false;
+    if (c == '=' && i + 1 < header.size() && header[i + 1] == '?') {
+      return false;
+    }
+  }
+  return !ContainsNoCase(header, needle);
+}
+
 bool MatchHeader(SearchTarget& target, const SearchKey& key) {
+  if (HeaderCannotMatch(target.Header(), key.text)) return false;
   for (const mime::HeaderField& field : mime::SplitHeader(target.Header())) {
     if (!mime::EqualsIgnoreCase(field.name, key.field)) continue;
     std::string value = mime::DecodeHeaderText(field.value);

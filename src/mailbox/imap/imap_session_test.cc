@@ -487,6 +487,32 @@ TEST_F(ImapSessionTest, HeaderSearchAgreesWithAndWithoutCachedHeaders) {
   EXPECT_HAS(client->Command("e", "SEARCH SUBJECT hello"), "* SEARCH 1 2\r\n");
 }
 
+// Header search skips messages whose raw header block cannot hold the
+// text; a word on a folded continuation line, or one inside an encoded
+// word, must still be found.
+TEST_F(ImapSessionTest, HeaderSearchFindsFoldedAndEncodedWords) {
+  StartServer();
+  auto client = Connect();
+  Append(*client, "a1", "INBOX",
+         "From: dave@example.com\r\n"
+         "Subject: Quarterly\r\n"
+         " report-FINAL\r\n"
+         "\r\n"
+         "x\r\n");
+  Append(*client, "a2", "INBOX",
+         "From: erin@example.com\r\n"
+         "Subject: =?UTF-8?B?cmVwb3J0LWZpbmFs?=\r\n"
+         "\r\n"
+         "x\r\n");
+  client->Command("b", "SELECT INBOX");
+  EXPECT_HAS(client->Command("s1", "SEARCH HEADER Subject report-final"),
+             "* SEARCH 1 2\r\n");
+  EXPECT_HAS(client->Command("s2", "SEARCH SUBJECT \"quarterly report\""),
+             "* SEARCH 1\r\n");
+  EXPECT_HAS(client->Command("s3", "SEARCH HEADER Subject nowhere"),
+             "* SEARCH\r\n");
+}
+
 TEST_F(ImapSessionTest, CopyMoveAndExpungeWithUidplus) {
   StartServer();
   auto client = Connect();
