@@ -371,8 +371,10 @@ def idle_once(system, users, n, seconds):
 
 # --- fsync calls per message --------------------------------------------
 
+# syncfs counts too: Corvus flushes a batch of new blobs with one syncfs.
 SYNC_EVENTS = ("syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync",
-               "syscalls:sys_enter_sync_file_range", "syscalls:sys_enter_msync")
+               "syscalls:sys_enter_sync_file_range", "syscalls:sys_enter_msync",
+               "syscalls:sys_enter_syncfs")
 
 
 def count_fsyncs(system, counter, users, messages, conc, out_dir):
@@ -427,7 +429,7 @@ def sync_paths(corvus, counter, users, messages, conc, out_dir):
         return None
     out = os.path.join(out_dir, "strace.txt")
     tr = subprocess.Popen(["strace", "-f", "-y", "-qq", "-e",
-                           "trace=fsync,fdatasync,sync_file_range",
+                           "trace=fsync,fdatasync,sync_file_range,syncfs",
                            "-o", out, "-p", str(corvus.proc.pid)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stack.record_pid(corvus.work, tr.pid)
@@ -670,7 +672,8 @@ def write_report(R, out_dir):
     a("")
     sy = R.get("syncs")
     if sy:
-        a("Sync system calls (fsync, fdatasync, sync_file_range, msync) "
+        a("Sync system calls (fsync, fdatasync, syncfs, sync_file_range, "
+          "msync) "
           "made by each server's processes during one untimed 4 KiB SMTP "
           f"ingest run of {R['sizes']['profile_n']} messages, traced with "
           "`perf` syscall tracepoints:\n")
