@@ -1,6 +1,7 @@
 // libFuzzer target for corvus_mime: parses arbitrary bytes, renders
 // ENVELOPE/BODY/BODYSTRUCTURE, and extracts every section of every part,
-// checking that extracted ranges stay inside the input.
+// checking that extracted ranges stay inside the input and that the
+// quick header scan agrees with the parser.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -57,5 +58,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string envelope = ImapEnvelope(*m.root.envelope);
   if (body.empty() || structure.empty() || envelope.empty()) abort();
   Visit(raw, m, m.root, "", 6);
+  // The header search cache is filled by the quick scan; it must find
+  // exactly the header block the parser found.
+  ByteRange quick = MessageHeaderRange(raw);
+  if (quick.offset != m.root.header.offset ||
+      quick.length != m.root.header.length) {
+    abort();
+  }
   return 0;
 }
