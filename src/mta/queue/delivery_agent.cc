@@ -51,6 +51,16 @@ struct HopResult {
   bool permanent = false;
 };
 
+// The mailbox role's reply in the form SendMail gives: code and text
+// on one line.
+RecipientReply ToRecipientReply(const mta::SmtpReply& reply) {
+  std::string text = reply.Format();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.pop_back();
+  }
+  return {reply.code, std::move(text)};
+}
+
 }  // namespace
 
 // One message on its way: what was queued, its data and, once routed,
@@ -358,16 +368,10 @@ Task<void> DeliveryAgent::DeliverBatch(std::vector<Attempt> batch) {
           result.reply = "451 4.3.0 no reply from the mailbox role";
           continue;
         }
-        const mta::SmtpReply& reply = replies[m][k];
-        result.reply = reply.Format();
-        while (!result.reply.empty() &&
-               (result.reply.back() == '\n' || result.reply.back() == '\r')) {
-          result.reply.pop_back();
-        }
-        result.permanent = reply.code >= 500;
-        result.outcome = reply.code >= 200 && reply.code < 300
-                             ? Outcome::kDelivered
-                             : Outcome::kDeferred;
+        RecipientReply reply = ToRecipientReply(replies[m][k]);
+        result.reply = std::move(reply.text);
+        result.permanent = reply.permanent();
+        result.outcome = reply.ok() ? Outcome::kDelivered : Outcome::kDeferred;
       }
     }
   }
@@ -425,11 +429,7 @@ Task<std::vector<RecipientReply>> DeliveryAgent::DeliverInProcess(
   }
   std::vector<mta::SmtpReply> got = co_await local_->Deliver(envelope, data);
   for (const mta::SmtpReply& reply : got) {
-    std::string text = reply.Format();
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-      text.pop_back();
-    }
-    replies.push_back({reply.code, text});
+    replies.push_back(ToRecipientReply(reply));
   }
   replies.resize(envelope.rcpt_to.size(),
                  {451, "451 4.3.0 no reply from the mailbox role"});
